@@ -1,0 +1,40 @@
+# The two commands of README.md: `make run` and `make test`. Everything else is a helper for them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := $(PY) manage.py
+DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
+
+.PHONY: run test install env migrate demo lint bench
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+.env:
+	$(PYTHON) scripts/prepare_env.py .env
+
+env: .env
+
+migrate: install env
+	$(MANAGE) migrate --noinput
+
+demo: migrate
+	@$(MANAGE) ensure_demo_access --password "$(DEMO_PASSWORD)"
+
+## Serve the embedded default on http://127.0.0.1:8000 (SQLite, in-process cache and tasks).
+run: demo
+	$(MANAGE) runserver 127.0.0.1:8000
+
+## The whole test suite (embedded unless DATABASE_URL / REDIS_URL / CELERY_BROKER_URL are set).
+test: migrate
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,1 @@
+"""Derived data: per-day figures, user statistics, alerts, credit profiles."""

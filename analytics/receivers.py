@@ -1,0 +1,1 @@
+"""Receivers of the write side's signals (see transactions/signals.py)."""

@@ -1,0 +1,25 @@
+from django.urls import path, register_converter
+
+from .views import UserTransactionHistoryView
+
+
+class UserIdConverter:
+    """A user id in a path: 1 to 2^63-1, anything else does not match (404)."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        user_id = int(value)
+        if not 1 <= user_id <= 2**63 - 1:
+            raise ValueError("user id out of range")
+        return user_id
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(UserIdConverter, "user_id")
+
+urlpatterns = [
+    path("users/<user_id:user_id>/transactions/", UserTransactionHistoryView.as_view(), name="user-transactions"),
+]

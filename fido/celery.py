@@ -1,0 +1,11 @@
+"""The Celery application (`celery -A fido worker`), configured from Django settings."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fido.settings")
+
+app = Celery("fido")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

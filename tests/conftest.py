@@ -1,0 +1,39 @@
+"""Fixtures shared by every test area: API clients by scope, and a valid transaction body."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from transactions.clients import api_client_create
+
+
+def _client_with_token(key: str | None) -> APIClient:
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def read_client(db) -> APIClient:
+    return _client_with_token(api_client_create(name="reader", scope="read").key)
+
+
+@pytest.fixture
+def write_client(db) -> APIClient:
+    return _client_with_token(api_client_create(name="writer", scope="write").key)
+
+
+@pytest.fixture
+def txn_body() -> dict:
+    return {
+        "user_id": 42,
+        "full_name": "Ama Mensah",
+        "transaction_date": "2026-11-20T14:03:00Z",
+        "transaction_amount": "125.50",
+        "transaction_type": "credit",
+    }

@@ -1,0 +1,58 @@
+"""List filters (SPEC §5): all optional, combinable; a malformed value is a 400."""
+
+import datetime as dt
+from decimal import Decimal
+
+import django_filters
+from django import forms
+from django.utils import timezone
+
+from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
+
+
+def start_of_day(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in TIME_ZONE, as an aware datetime."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
+
+
+class UserIdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class TransactionFilter(django_filters.FilterSet):
+    """Filters of the transaction list; dates are calendar days in TIME_ZONE, bounds inclusive."""
+
+    user_id = UserIdFilter(min_value=1, max_value=MAX_USER_ID, label="Only this user's transactions")
+    transaction_type = django_filters.ChoiceFilter(choices=TransactionType.choices, label="credit or debit")
+    date_from = django_filters.DateFilter(method="filter_date_from", label="On or after this date (YYYY-MM-DD)")
+    date_to = django_filters.DateFilter(method="filter_date_to", label="On or before this date (YYYY-MM-DD)")
+    amount_min = django_filters.NumberFilter(
+        field_name="transaction_amount",
+        lookup_expr="gte",
+        min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        label="Amount at least",
+    )
+    amount_max = django_filters.NumberFilter(
+        field_name="transaction_amount",
+        lookup_expr="lte",
+        min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        label="Amount at most",
+    )
+
+    class Meta:
+        model = Transaction
+        fields = ["user_id", "transaction_type", "date_from", "date_to", "amount_min", "amount_max"]
+
+    def filter_date_from(self, queryset, name, value):
+        return queryset.filter(transaction_date__gte=start_of_day(value))
+
+    def filter_date_to(self, queryset, name, value):
+        if value == dt.date.max:
+            return queryset
+        return queryset.filter(transaction_date__lt=start_of_day(value + dt.timedelta(days=1)))

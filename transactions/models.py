@@ -1,0 +1,119 @@
+"""The system of record: transactions, the outbox of work to do after a write, idempotency records."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .fields import EncryptedTextField, name_hash
+
+MAX_AMOUNT = Decimal("999999999999.99")
+MAX_USER_ID = 2**63 - 1
+
+
+class TransactionType(models.TextChoices):
+    CREDIT = "credit", "Credit"
+    DEBIT = "debit", "Debit"
+
+
+class Transaction(models.Model):
+    """One money movement of one user; the name is encrypted, its keyed hash searchable."""
+
+    user_id = models.BigIntegerField(db_index=False)
+    full_name = EncryptedTextField()
+    full_name_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    transaction_date = models.DateTimeField()
+    transaction_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    transaction_type = models.CharField(max_length=6, choices=TransactionType.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-transaction_date", "-id"]
+        permissions = [("view_full_name", "Can see the full name of a transaction's owner")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(transaction_amount__gt=0) & Q(transaction_amount__lte=MAX_AMOUNT),
+                name="transaction_amount_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(transaction_type__in=TransactionType.values), name="transaction_type_valid"
+            ),
+            models.CheckConstraint(condition=Q(user_id__gte=1), name="transaction_user_id_positive"),
+        ]
+        indexes = [
+            # A user's history, newest first, and the cursor that walks it.
+            models.Index(fields=["user_id", "-transaction_date", "-id"], name="txn_user_history_idx"),
+            # The unfiltered list and date-range filters, newest first.
+            models.Index(fields=["-transaction_date", "-id"], name="txn_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Transaction {self.pk} of user {self.user_id}"
+
+    def save(self, *args, **kwargs):
+        if self.full_name is not None:
+            self.full_name_hash = name_hash(self.full_name)
+        super().save(*args, **kwargs)
+
+
+class OutboxEvent(models.Model):
+    """Work owed after a committed write, stored in the write's own database transaction (ids only)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DELETED = "deleted", "Deleted"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    transaction_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    previous_user_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} transaction {self.transaction_id} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """The outcome of a POST made with an Idempotency-Key, kept 24 hours per client and key.
+
+    The stored response holds the name, so it is encrypted like the transaction itself.
+    """
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=11, choices=State.choices, default=State.IN_PROGRESS)
+    owner_token = models.CharField(max_length=32)
+    locked_until = models.DateTimeField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = EncryptedTextField(null=True, blank=True)
+    response_location = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_client_key_unique")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Idempotency key of client {self.client_id} ({self.state})"

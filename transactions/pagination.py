@@ -1,0 +1,125 @@
+"""Keyset pagination over (transaction_date, id), newest first (SPEC §5).
+
+DRF's CursorPagination positions on the first ordering field plus an offset, which can skip or
+repeat rows when others are written with the same date between two page fetches; a cursor on the
+full (transaction_date, id) key cannot.
+"""
+
+import base64
+import binascii
+import datetime as dt
+import json
+
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def encode_cursor(*, date: dt.datetime, pk: int, reverse: bool) -> str:
+    payload = json.dumps({"d": date.isoformat(), "i": pk, "r": int(reverse)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[dt.datetime, int, bool]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        payload = json.loads(raw)
+        date = dt.datetime.fromisoformat(payload["d"])
+        pk = payload["i"]
+        reverse = bool(payload["r"])
+        if not isinstance(pk, int) or isinstance(pk, bool) or date.tzinfo is None:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+    return date, pk, reverse
+
+
+class TransactionKeysetPagination(BasePagination):
+    """Pages of `{next, previous, results}`; a page costs one indexed range scan at any depth."""
+
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return DEFAULT_PAGE_SIZE
+        try:
+            size = int(raw)
+        except ValueError:
+            raise ValidationError({"page_size": ["A valid integer is required."]}) from None
+        if size < 1:
+            raise ValidationError({"page_size": ["Must be at least 1."]})
+        return min(size, MAX_PAGE_SIZE)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        size = self.get_page_size(request)
+        cursor = request.query_params.get(self.cursor_query_param)
+        reverse = False
+        if cursor:
+            date, pk, reverse = decode_cursor(cursor)
+            if reverse:
+                queryset = queryset.filter(Q(transaction_date__gt=date) | Q(transaction_date=date, id__gt=pk))
+            else:
+                queryset = queryset.filter(Q(transaction_date__lt=date) | Q(transaction_date=date, id__lt=pk))
+        order = ("transaction_date", "id") if reverse else ("-transaction_date", "-id")
+        rows = list(queryset.order_by(*order)[: size + 1])
+        has_more = len(rows) > size
+        rows = rows[:size]
+        if reverse:
+            rows.reverse()
+        self.next_cursor = self.previous_cursor = None
+        if rows:
+            first, last = rows[0], rows[-1]
+            if (has_more and not reverse) or (reverse and cursor):
+                self.next_cursor = encode_cursor(date=last.transaction_date, pk=last.pk, reverse=False)
+            if (has_more and reverse) or (not reverse and cursor):
+                self.previous_cursor = encode_cursor(date=first.transaction_date, pk=first.pk, reverse=True)
+        return rows
+
+    def _link(self, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, cursor)
+
+    def get_paginated_data(self, data) -> dict:
+        return {"next": self._link(self.next_cursor), "previous": self._link(self.previous_cursor), "results": data}
+
+    def get_paginated_response(self, data):
+        return Response(self.get_paginated_data(data))
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {"type": "string", "format": "uri", "nullable": True},
+                "previous": {"type": "string", "format": "uri", "nullable": True},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                "description": "Opaque cursor taken from a `next` or `previous` link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "in": "query",
+                "required": False,
+                "description": f"Rows per page, default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        ]

@@ -1,0 +1,110 @@
+"""Writes to transactions. Every write is one database transaction holding the row, the derived
+figures (through ``transaction_written`` receivers) and an outbox event; work after it is triggered
+on commit."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from .fields import name_hash
+from .models import OutboxEvent, Transaction
+from .signals import TxnFacts, outbox_event_committed, transaction_written, transactions_bulk_written
+
+UPDATABLE_FIELDS = ("user_id", "full_name", "transaction_date", "transaction_amount", "transaction_type")
+
+
+def _record_event(*, kind: str, txn_id: int, user_id: int, previous_user_id: int | None = None) -> OutboxEvent:
+    event = OutboxEvent.objects.create(
+        kind=kind, transaction_id=txn_id, user_id=user_id, previous_user_id=previous_user_id
+    )
+    transaction.on_commit(lambda: outbox_event_committed.send(sender=OutboxEvent, event_id=event.pk))
+    return event
+
+
+@transaction.atomic
+def transaction_create(
+    *,
+    user_id: int,
+    full_name: str,
+    transaction_date: datetime,
+    transaction_amount: Decimal,
+    transaction_type: str,
+) -> Transaction:
+    """Record a new transaction with its derived figures and outbox event, atomically."""
+    txn = Transaction(
+        user_id=user_id,
+        full_name=full_name,
+        transaction_date=transaction_date,
+        transaction_amount=transaction_amount,
+        transaction_type=transaction_type,
+    )
+    txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
+    txn.save()
+    transaction_written.send(sender=Transaction, before=None, after=TxnFacts.of(txn))
+    _record_event(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
+    return txn
+
+
+@transaction.atomic
+def transaction_update(*, txn_id: int, **changes) -> Transaction:
+    """Change some fields of a transaction (row locked), keeping derived figures exact."""
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"transaction_update() got fields it cannot change: {sorted(unknown)}")
+    txn = Transaction.objects.select_for_update().get(pk=txn_id)
+    before = TxnFacts.of(txn)
+    for field, value in changes.items():
+        setattr(txn, field, value)
+    txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
+    txn.save()
+    after = TxnFacts.of(txn)
+    transaction_written.send(sender=Transaction, before=before, after=after)
+    _record_event(
+        kind=OutboxEvent.Kind.UPDATED,
+        txn_id=txn.pk,
+        user_id=after.user_id,
+        previous_user_id=before.user_id if before.user_id != after.user_id else None,
+    )
+    return txn
+
+
+@transaction.atomic
+def transaction_delete(*, txn_id: int) -> None:
+    """Delete a transaction (row locked), keeping derived figures exact."""
+    txn = Transaction.objects.select_for_update().get(pk=txn_id)
+    before = TxnFacts.of(txn)
+    txn.delete()
+    transaction_written.send(sender=Transaction, before=before, after=None)
+    _record_event(kind=OutboxEvent.Kind.DELETED, txn_id=before.id, user_id=before.user_id)
+
+
+@transaction.atomic
+def transactions_bulk_create(*, rows: Iterable[dict], batch_size: int = 5000) -> list[TxnFacts]:
+    """Insert many already-validated transactions in one database transaction (seeding, imports).
+
+    Derived figures are kept exact through ``transactions_bulk_written``. No per-row outbox event:
+    bulk loads are not individual money movements to alert on; processing for the users touched is
+    up to the caller.
+    """
+    now = timezone.now()
+    objs = []
+    for row in rows:
+        objs.append(
+            Transaction(
+                user_id=row["user_id"],
+                full_name=row["full_name"],
+                full_name_hash=name_hash(row["full_name"]),
+                transaction_date=row["transaction_date"],
+                transaction_amount=row["transaction_amount"],
+                transaction_type=row["transaction_type"],
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    created = Transaction.objects.bulk_create(objs, batch_size=batch_size)
+    facts = [TxnFacts.of(txn) for txn in created]
+    transactions_bulk_written.send(sender=Transaction, facts=facts)
+    return facts

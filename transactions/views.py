@@ -1,0 +1,66 @@
+"""The transactions API (SPEC §5): thin views over the serializer and the services."""
+
+from http import HTTPStatus
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from . import services
+from .filters import TransactionFilter
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import run_idempotently
+from .pagination import TransactionKeysetPagination
+from .selectors import transaction_list
+from .serializers import TransactionSerializer
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="1-255 visible ASCII characters; the POST is done at most once per client and key for 24 hours.",
+)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            HTTPStatus.CREATED: TransactionSerializer,
+            HTTPStatus.CONFLICT: OpenApiResponse(description="Same key, first request still in progress."),
+            HTTPStatus.UNPROCESSABLE_ENTITY: OpenApiResponse(description="Same key, different body."),
+        },
+    ),
+)
+class TransactionViewSet(viewsets.ModelViewSet):
+    """Create, read, update and delete transactions."""
+
+    queryset = transaction_list()
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilter
+    pagination_class = TransactionKeysetPagination
+
+    def create(self, request, *args, **kwargs):
+        return run_idempotently(request, lambda: self._create(request))
+
+    def _create(self, request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        txn = services.transaction_create(**serializer.validated_data)
+        location = reverse("transaction-detail", kwargs={"pk": txn.pk}, request=request)
+        return Response(self.get_serializer(txn).data, status=HTTPStatus.CREATED, headers={"Location": location})
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        txn = self.get_object()
+        serializer = self.get_serializer(txn, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        txn = services.transaction_update(txn_id=txn.pk, **serializer.validated_data)
+        return Response(self.get_serializer(txn).data)
+
+    def destroy(self, request, *args, **kwargs):
+        txn = self.get_object()
+        services.transaction_delete(txn_id=txn.pk)
+        return Response(status=HTTPStatus.NO_CONTENT)
