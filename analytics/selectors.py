@@ -107,3 +107,20 @@ def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.da
         }
         for day in daily_rows(user_id=user_id, date_from=date_from, date_to=date_to)
     ]
+
+
+def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
+    """SPEC §6 service-wide figures over an optional inclusive period, with distinct active users."""
+    days = daily_rows(user_id=None, date_from=date_from, date_to=date_to)
+    user_count = _in_period(Transaction.objects.all(), date_from, date_to).values("user_id").distinct().count()
+    figures = summarize(days)
+    return {
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "transaction_count": figures["transaction_count"],
+        "user_count": user_count,
+        "credit": figures["credit"],
+        "debit": figures["debit"],
+        "net": figures["net"],
+        "busiest_day": figures["busiest_day"],
+    }
