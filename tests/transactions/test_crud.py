@@ -56,3 +56,9 @@ def test_bad_field_is_a_400_naming_it(write_client, txn_body, field, value):
     body = response.json()
     assert body["type"] == "validation_error"
     assert [error["attr"] for error in body["errors"]] == [field]
+
+
+def test_unknown_api_path_is_a_json_404(write_client):
+    response = write_client.get("/api/v1/nope/")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json()["type"] == "client_error"
