@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Round, TruncDate
 from django.utils import timezone
@@ -98,10 +98,11 @@ def figures_from_raw_rows():
     )
 
 
+@transaction.atomic
 def rebuild_user_figures() -> int:
     """Replace every user's figures with a recomputation from raw rows, in SQL; returns the row count.
 
-    Call inside a transaction. On PostgreSQL writes to transactions wait until it commits, so none
+    On PostgreSQL writes to transactions wait until it commits, so none
     slips between the delete and the recomputation (SQLite serialises writers anyway).
     """
     table = connection.ops.quote_name(UserDayFigures._meta.db_table)

@@ -96,8 +96,9 @@ def apply_changes() -> int:
     return consumed
 
 
+@transaction.atomic
 def rebuild() -> int:
-    """Recompute every day's service-wide figures; returns the number of days. Call inside a transaction."""
+    """Recompute every day's service-wide figures from the user figures; returns the number of days."""
     _lock()
     OverviewChange.objects.all().delete()
     ServiceDayFigures.objects.all().delete()

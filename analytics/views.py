@@ -25,8 +25,10 @@ X_CACHE = "X-Cache"
 NO_TRANSACTIONS = OpenApiResponse(description="The user has no transactions at all.")
 
 
-def _respond(cached: cache.Cached, data=None) -> Response:
-    return Response(cached.value if data is None else data, headers={X_CACHE: "HIT" if cached.hit else "MISS"})
+def _mark(view, cached: cache.Cached) -> cache.Cached:
+    # Through the view's headers, so an error answered from the cache (a 404) carries it too.
+    view.headers[X_CACHE] = "HIT" if cached.hit else "MISS"
+    return cached
 
 
 class _ReadView(generics.GenericAPIView):
@@ -40,11 +42,11 @@ class _ReadView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    @staticmethod
-    def found(cached: cache.Cached) -> cache.Cached:
+    def found(self, cached: cache.Cached) -> Response:
+        _mark(self, cached)
         if cached.value is None:
             raise NotFound("This user has no transactions.")
-        return cached
+        return Response(cached.value)
 
 
 @extend_schema(parameters=[USER_ID_PARAMETER])
@@ -64,10 +66,11 @@ class UserTransactionHistoryView(generics.ListAPIView):
             page_size=page_size,
             cursor=request.query_params.get(paginator.cursor_query_param),
         )
+        _mark(self, cached)
         paginator.request = request
         paginator.next_cursor = cached.value["next_cursor"]
         paginator.previous_cursor = cached.value["previous_cursor"]
-        return _respond(cached, paginator.get_paginated_data(cached.value["results"]))
+        return Response(paginator.get_paginated_data(cached.value["results"]))
 
 
 @extend_schema(
@@ -80,7 +83,7 @@ class UserAnalyticsView(_ReadView):
     serializer_class = UserAnalyticsSerializer
 
     def get(self, request, user_id: int):
-        return _respond(self.found(cache.user_analytics(user_id=user_id, **self.period())))
+        return self.found(cache.user_analytics(user_id=user_id, **self.period()))
 
 
 @extend_schema(
@@ -93,7 +96,7 @@ class UserDailyView(_ReadView):
     serializer_class = DailyRowSerializer
 
     def get(self, request, user_id: int):
-        return _respond(self.found(cache.user_daily(user_id=user_id, **self.period())))
+        return self.found(cache.user_daily(user_id=user_id, **self.period()))
 
 
 @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: OverviewSerializer})
@@ -103,7 +106,7 @@ class OverviewView(_ReadView):
     serializer_class = OverviewSerializer
 
     def get(self, request):
-        return _respond(cache.overview(**self.period()))
+        return Response(_mark(self, cache.overview(**self.period())).value)
 
 
 @extend_schema(exclude=True)
