@@ -262,7 +262,7 @@ def main() -> None:
     runs = {key: [] for key, *_ in SCENARIOS}
     try:
         wait_until_up(server)
-        for key, label, path, mode, scope in SCENARIOS:
+        for _key, label, path, mode, scope in SCENARIOS:
             if mode == "get":
                 get(path, tokens[scope])
                 status, cache_state = get(path, tokens[scope])
