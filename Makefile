@@ -38,3 +38,8 @@ test: migrate
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Benchmark (about 3-4 minutes): seeds a throw-away PostgreSQL database, serves it with gunicorn,
+## measures with wrk. Needs PostgreSQL, Redis and wrk on 127.0.0.1; see bench/run.py for settings.
+bench: install
+	$(PY) bench/run.py

@@ -1,1 +1,35 @@
-"""Receivers of the write side's signals (see transactions/signals.py)."""
+"""Receivers of the write side's signals (see transactions/signals.py).
+
+The figures change inside the write's own database transaction (so they commit or roll back with
+it); the users' cache generations are replaced only after the commit, so no reader can cache a
+pre-write answer under the new generation.
+"""
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from transactions.signals import transaction_written, transactions_bulk_written
+
+from . import cache, figures
+
+
+@receiver(transaction_written, dispatch_uid="analytics.figures.transaction_written")
+def keep_figures_on_write(sender, *, before=None, after=None, **kwargs) -> None:
+    """Move one transaction's contribution: out of its old (user, day), into its new one."""
+    deltas = figures.new_deltas()
+    figures.add_facts(deltas, before, -1)
+    figures.add_facts(deltas, after, +1)
+    figures.apply_deltas(deltas)
+    users = {facts.user_id for facts in (before, after) if facts is not None}
+    transaction.on_commit(lambda: cache.bump_generations(users), robust=True)
+
+
+@receiver(transactions_bulk_written, dispatch_uid="analytics.figures.transactions_bulk_written")
+def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
+    """Add many new transactions: deltas summed per (user, day) first, then upserted in batches."""
+    deltas = figures.new_deltas()
+    for one in facts:
+        figures.add_facts(deltas, one, +1)
+    figures.apply_deltas(deltas)
+    users = {user_id for user_id, _ in deltas}
+    transaction.on_commit(lambda: cache.bump_generations(users), robust=True)

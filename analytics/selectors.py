@@ -1,17 +1,26 @@
-"""The analytics math (SPEC §6). Money stays Decimal; averages round half-up to 2 places."""
+"""The analytics math (SPEC §6), read from the maintained per-day figures.
+
+A user's answer reads that user's active days (one index range), never their transactions; the
+overview reads one row per day of the service. Money stays exact: whole cents in the database,
+Decimal here; averages round half-up to 2 places.
+"""
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.db.models import QuerySet
 
-from transactions.filters import start_of_day
-from transactions.models import Transaction, TransactionType
+from transactions.pagination import TransactionKeysetPagination
+from transactions.selectors import user_transaction_history
+from transactions.serializers import TransactionSerializer
+
+from . import overview as overview_upkeep
+from .models import ServiceDayFigures, UserDayFigures
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+DAY_FIELDS = ("day", "credit_count", "credit_cents", "debit_count", "debit_cents")
 
 
 def money(value: Decimal | None) -> str:
@@ -19,80 +28,64 @@ def money(value: Decimal | None) -> str:
     return str((value or ZERO).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+def money_from_cents(total_cents: int) -> str:
+    return money(Decimal(total_cents).scaleb(-2))
+
+
 def _in_period(queryset: QuerySet, date_from: dt.date | None, date_to: dt.date | None) -> QuerySet:
     if date_from is not None:
-        queryset = queryset.filter(transaction_date__gte=start_of_day(date_from))
-    if date_to is not None and date_to != dt.date.max:
-        queryset = queryset.filter(transaction_date__lt=start_of_day(date_to + dt.timedelta(days=1)))
+        queryset = queryset.filter(day__gte=date_from)
+    if date_to is not None:
+        queryset = queryset.filter(day__lte=date_to)
     return queryset
 
 
-def daily_rows(*, user_id: int | None, date_from: dt.date | None, date_to: dt.date | None) -> list[dict]:
-    """One row per active calendar day (in TIME_ZONE), oldest first: count and credit/debit totals."""
-    queryset = Transaction.objects.all() if user_id is None else Transaction.objects.filter(user_id=user_id)
-    rows = (
-        _in_period(queryset, date_from, date_to)
-        .annotate(day=TruncDate("transaction_date", tzinfo=timezone.get_default_timezone()))
-        .values("day")
-        .annotate(
-            transaction_count=Count("id"),
-            credit_count=Count("id", filter=Q(transaction_type=TransactionType.CREDIT)),
-            credit_total=Sum("transaction_amount", filter=Q(transaction_type=TransactionType.CREDIT)),
-            debit_count=Count("id", filter=Q(transaction_type=TransactionType.DEBIT)),
-            debit_total=Sum("transaction_amount", filter=Q(transaction_type=TransactionType.DEBIT)),
-        )
-        .order_by("day")
-    )
-    return [
-        {
-            "date": row["day"],
-            "transaction_count": row["transaction_count"],
-            "credit_count": row["credit_count"],
-            "credit_total": row["credit_total"] or ZERO,
-            "debit_count": row["debit_count"],
-            "debit_total": row["debit_total"] or ZERO,
-        }
-        for row in rows
-    ]
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def summarize(days: list[dict]) -> dict:
-    """Period figures from per-day rows: counts, totals, net, average, busiest day (earliest on a tie)."""
-    credit_count = sum(day["credit_count"] for day in days)
-    debit_count = sum(day["debit_count"] for day in days)
-    credit_total = sum((day["credit_total"] for day in days), ZERO)
-    debit_total = sum((day["debit_total"] for day in days), ZERO)
+def summarize(days: list[tuple]) -> dict:
+    """Period figures from (day, credit_count, credit_cents, debit_count, debit_cents) rows, oldest first."""
+    credit_count = debit_count = credit_cents = debit_cents = 0
+    busiest_day, busiest_count = None, 0
+    for day, day_credit_count, day_credit_cents, day_debit_count, day_debit_cents in days:
+        credit_count += day_credit_count
+        credit_cents += day_credit_cents
+        debit_count += day_debit_count
+        debit_cents += day_debit_cents
+        if day_credit_count + day_debit_count > busiest_count:  # strict: the earliest of tied days stays
+            busiest_day, busiest_count = day, day_credit_count + day_debit_count
     count = credit_count + debit_count
-    busiest = None
-    for day in days:  # oldest first, so a strict ">" keeps the earliest of tied days
-        if busiest is None or day["transaction_count"] > busiest["transaction_count"]:
-            busiest = day
+    average = (Decimal(credit_cents + debit_cents).scaleb(-2) / count) if count else None
     return {
         "transaction_count": count,
-        "average_transaction_value": money((credit_total + debit_total) / count) if count else None,
+        "average_transaction_value": money(average) if count else None,
         "busiest_day": (
-            {"date": busiest["date"].isoformat(), "transaction_count": busiest["transaction_count"]}
-            if busiest
-            else None
+            {"date": _as_date(busiest_day).isoformat(), "transaction_count": busiest_count} if busiest_day else None
         ),
-        "credit": {"count": credit_count, "total": money(credit_total)},
-        "debit": {"count": debit_count, "total": money(debit_total)},
-        "net": money(credit_total - debit_total),
+        "credit": {"count": credit_count, "total": money_from_cents(credit_cents)},
+        "debit": {"count": debit_count, "total": money_from_cents(debit_cents)},
+        "net": money_from_cents(credit_cents - debit_cents),
     }
 
 
+def _user_days(user_id: int, date_from: dt.date | None, date_to: dt.date | None) -> list[tuple]:
+    queryset = _in_period(UserDayFigures.objects.filter(user_id=user_id), date_from, date_to)
+    return list(queryset.order_by("day").values_list(*DAY_FIELDS))
+
+
 def user_has_transactions(*, user_id: int) -> bool:
-    return Transaction.objects.filter(user_id=user_id).exists()
+    """Whether the user has at least one transaction (a user without any is a 404 in analytics)."""
+    return UserDayFigures.objects.filter(user_id=user_id).exists()
 
 
 def user_analytics(*, user_id: int, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
     """SPEC §6 figures of one user over an optional inclusive period."""
-    days = daily_rows(user_id=user_id, date_from=date_from, date_to=date_to)
     return {
         "user_id": user_id,
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
-        **summarize(days),
+        **summarize(_user_days(user_id, date_from, date_to)),
     }
 
 
@@ -100,27 +93,45 @@ def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.da
     """SPEC §6 chart rows: date, transaction_count, credit_total, debit_total; oldest first."""
     return [
         {
-            "date": day["date"].isoformat(),
-            "transaction_count": day["transaction_count"],
-            "credit_total": money(day["credit_total"]),
-            "debit_total": money(day["debit_total"]),
+            "date": _as_date(day).isoformat(),
+            "transaction_count": credit_count + debit_count,
+            "credit_total": money_from_cents(credit_cents),
+            "debit_total": money_from_cents(debit_cents),
         }
-        for day in daily_rows(user_id=user_id, date_from=date_from, date_to=date_to)
+        for day, credit_count, credit_cents, debit_count, debit_cents in _user_days(user_id, date_from, date_to)
     ]
 
 
 def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
-    """SPEC §6 service-wide figures over an optional inclusive period, with distinct active users."""
-    days = daily_rows(user_id=None, date_from=date_from, date_to=date_to)
-    user_count = _in_period(Transaction.objects.all(), date_from, date_to).values("user_id").distinct().count()
-    figures = summarize(days)
+    """SPEC §6 service-wide figures over an optional inclusive period, with the exact distinct user count."""
+    overview_upkeep.apply_changes()
+    rows = _in_period(ServiceDayFigures.objects.all(), date_from, date_to).order_by("day")
+    days, active = [], 0
+    for *figures, users in rows.values_list(*DAY_FIELDS, "users"):
+        days.append(figures)
+        active |= int.from_bytes(users, "little")
+    summary = summarize(days)
     return {
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
-        "transaction_count": figures["transaction_count"],
-        "user_count": user_count,
-        "credit": figures["credit"],
-        "debit": figures["debit"],
-        "net": figures["net"],
-        "busiest_day": figures["busiest_day"],
+        "transaction_count": summary["transaction_count"],
+        "user_count": active.bit_count(),
+        "credit": summary["credit"],
+        "debit": summary["debit"],
+        "net": summary["net"],
+        "busiest_day": summary["busiest_day"],
+    }
+
+
+def user_history_page(*, user_id: int, page_size: int, cursor: str | None) -> dict:
+    """One page of a user's history as clients see it, with the cursors of its neighbours (not links)."""
+    paginator = TransactionKeysetPagination()
+    query = {paginator.page_size_query_param: str(page_size)}
+    if cursor:
+        query[paginator.cursor_query_param] = cursor
+    rows = paginator.paginate_queryset(user_transaction_history(user_id=user_id), SimpleNamespace(query_params=query))
+    return {
+        "results": TransactionSerializer(rows, many=True).data,
+        "next_cursor": paginator.next_cursor,
+        "previous_cursor": paginator.previous_cursor,
     }

@@ -1,6 +1,13 @@
+from django.conf import settings
 from django.urls import path, register_converter
 
-from .views import UserTransactionHistoryView
+from .views import (
+    BenchCachePingView,
+    OverviewView,
+    UserAnalyticsView,
+    UserDailyView,
+    UserTransactionHistoryView,
+)
 
 
 class UserIdConverter:
@@ -22,4 +29,10 @@ register_converter(UserIdConverter, "user_id")
 
 urlpatterns = [
     path("users/<user_id:user_id>/transactions/", UserTransactionHistoryView.as_view(), name="user-transactions"),
+    path("users/<user_id:user_id>/analytics/", UserAnalyticsView.as_view(), name="user-analytics"),
+    path("users/<user_id:user_id>/analytics/daily/", UserDailyView.as_view(), name="user-analytics-daily"),
+    path("analytics/overview/", OverviewView.as_view(), name="analytics-overview"),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    urlpatterns.append(path("bench/cache-ping/", BenchCachePingView.as_view(), name="bench-cache-ping"))

@@ -266,3 +266,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Analytics ------------------------------------------------------------------------------
+# The refresh folds pending writes into the overview and recomputes hot cache entries before they
+# expire: often enough for both (entries are refreshed from half their TTL on).
+ANALYTICS_REFRESH_SECONDS = max(5, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
+CELERY_BEAT_SCHEDULE = {
+    "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
+}
+# `make bench` only: adds /api/v1/bench/cache-ping/, the floor the benchmark measures against.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)

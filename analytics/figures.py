@@ -1,0 +1,119 @@
+"""Upkeep of the per-user, per-day figures: deltas applied with atomic upserts, or a rebuild from raw rows.
+
+Every statement is an ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` (PostgreSQL and
+SQLite alike): the increment happens in the database under the row's lock, so concurrent writes for
+the same user and day never lose one. Keys are applied in sorted order so that two writes touching
+the same two rows (a move between users) take their locks in the same order and cannot deadlock.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Round, TruncDate
+from django.utils import timezone
+
+from transactions.models import Transaction, TransactionType
+from transactions.signals import TxnFacts
+
+from .models import OverviewChange, UserDayFigures
+
+BATCH = 500
+FIELDS = ("credit_count", "credit_cents", "debit_count", "debit_cents")
+
+# (user_id, day) -> [credit_count, credit_cents, debit_count, debit_cents]
+Deltas = dict[tuple[int, dt.date], list[int]]
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    """The calendar day of a moment in TIME_ZONE."""
+    return timezone.localtime(moment, timezone.get_default_timezone()).date()
+
+
+def cents(amount: Decimal) -> int:
+    """An amount (at most 2 places) as whole cents, exactly."""
+    return int(amount.scaleb(2))
+
+
+def new_deltas() -> Deltas:
+    return defaultdict(lambda: [0, 0, 0, 0])
+
+
+def add_facts(deltas: Deltas, facts: TxnFacts | None, sign: int) -> None:
+    """Count one transaction into `deltas`, positively (it now exists) or negatively (it no longer does)."""
+    if facts is None:
+        return
+    delta = deltas[(facts.user_id, local_day(facts.transaction_date))]
+    offset = 0 if facts.transaction_type == TransactionType.CREDIT else 2
+    delta[offset] += sign
+    delta[offset + 1] += sign * cents(facts.transaction_amount)
+
+
+def apply_deltas(deltas: Deltas) -> None:
+    """Add the deltas to the figures (atomically per row), drop rows left empty, note the days changed."""
+    changed = sorted((key, delta) for key, delta in deltas.items() if any(delta))
+    if not changed:
+        return
+    table = connection.ops.quote_name(UserDayFigures._meta.db_table)
+    emptied = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(changed), BATCH):
+            batch = changed[start : start + BATCH]
+            cursor.execute(
+                f"INSERT INTO {table} (user_id, day, {', '.join(FIELDS)}) "  # noqa: S608  (no user text)
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(batch))} "
+                f"ON CONFLICT (user_id, day) DO UPDATE SET "
+                + ", ".join(f"{field} = {table}.{field} + excluded.{field}" for field in FIELDS)
+                + " RETURNING user_id, day, credit_count + debit_count",
+                [value for (user_id, day), delta in batch for value in (user_id, day, *delta)],
+            )
+            emptied += [(user_id, day) for user_id, day, count in cursor.fetchall() if count == 0]
+        if emptied:
+            cursor.executemany(
+                f"DELETE FROM {table} WHERE user_id = %s AND day = %s AND credit_count = 0 AND debit_count = 0",  # noqa: S608
+                emptied,
+            )
+    OverviewChange.objects.bulk_create([OverviewChange(day=day) for day in sorted({day for (_, day), _ in changed})])
+
+
+def figures_from_raw_rows():
+    """The figures recomputed from the transactions themselves: (user_id, day, counts, cents) rows."""
+    credit = Q(transaction_type=TransactionType.CREDIT)
+    debit = Q(transaction_type=TransactionType.DEBIT)
+    amount_cents = Cast(Round(F("transaction_amount") * 100), BigIntegerField())
+    return (
+        Transaction.objects.annotate(day=TruncDate("transaction_date", tzinfo=timezone.get_default_timezone()))
+        .values("user_id", "day")
+        .annotate(
+            credit_count=Count("id", filter=credit),
+            credit_cents=Coalesce(Sum(amount_cents, filter=credit), Value(0), output_field=BigIntegerField()),
+            debit_count=Count("id", filter=debit),
+            debit_cents=Coalesce(Sum(amount_cents, filter=debit), Value(0), output_field=BigIntegerField()),
+        )
+        .values_list("user_id", "day", *FIELDS)
+        .order_by()
+    )
+
+
+@transaction.atomic
+def rebuild_user_figures() -> int:
+    """Replace every user's figures with a recomputation from raw rows, in SQL; returns the row count.
+
+    On PostgreSQL writes to transactions wait until it commits, so none
+    slips between the delete and the recomputation (SQLite serialises writers anyway).
+    """
+    table = connection.ops.quote_name(UserDayFigures._meta.db_table)
+    select_sql, params = figures_from_raw_rows().query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(Transaction._meta.db_table)} IN SHARE MODE")
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(f"INSERT INTO {table} (user_id, day, {', '.join(FIELDS)}) {select_sql}", params)
+    return UserDayFigures.objects.count()
+
+
+def all_days() -> Iterable[dt.date]:
+    return UserDayFigures.objects.values_list("day", flat=True).distinct().order_by("day")

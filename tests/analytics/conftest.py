@@ -1,0 +1,43 @@
+"""Fixtures of the analytics tests: a cache emptied per test, helpers to write and read through the API."""
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+TRANSACTIONS = "/api/v1/transactions/"
+
+
+def services_available() -> bool:
+    return (
+        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+        and bool(settings.REDIS_URL)
+        and bool(settings.CELERY_BROKER_URL)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _services_only(request):
+    if request.node.get_closest_marker("services") and not services_available():
+        pytest.skip("needs real PostgreSQL, Redis and a Celery broker")
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    # Only this run's keys: the cache has this checkout's KEY_PREFIX, never another's.
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("an:*")
+    else:
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def create(write_client, txn_body):
+    """POST a transaction (fields override txn_body) and return its JSON."""
+
+    def _create(**fields) -> dict:
+        response = write_client.post(TRANSACTIONS, {**txn_body, **fields}, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return _create
