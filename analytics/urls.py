@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from .alerts_api import AlertListView, CreditProfileView
 from .views import UserTransactionHistoryView
 
 
@@ -22,4 +23,6 @@ register_converter(UserIdConverter, "user_id")
 
 urlpatterns = [
     path("users/<user_id:user_id>/transactions/", UserTransactionHistoryView.as_view(), name="user-transactions"),
+    path("alerts/", AlertListView.as_view(), name="alert-list"),
+    path("users/<user_id:user_id>/credit-profile/", CreditProfileView.as_view(), name="user-credit-profile"),
 ]
