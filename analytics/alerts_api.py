@@ -1,11 +1,11 @@
 """Alerts and credit profiles over the API (SPEC §7): serializers, filters and read-only views."""
 
 import django_filters
-from django import forms
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 
+from transactions.filters import UserIdFilter
 from transactions.models import MAX_USER_ID
 
 from .models import Alert, CreditProfile
@@ -63,9 +63,7 @@ class CreditProfileSerializer(serializers.ModelSerializer):
 class AlertFilter(django_filters.FilterSet):
     """Filters of the alert list; a malformed value is a 400."""
 
-    user_id = django_filters.NumberFilter(
-        field_class=forms.IntegerField, min_value=1, max_value=MAX_USER_ID, label="Only this user's alerts"
-    )
+    user_id = UserIdFilter(min_value=1, max_value=MAX_USER_ID, label="Only this user's alerts")
     acknowledged = django_filters.TypedChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
         coerce=lambda value: value == "true",

@@ -164,6 +164,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_step": 0.2,
     "interval_max": 0.5,
     "socket_connect_timeout": 1,
+    # A broker that accepts connections but never answers must not hang a request either (Redis).
+    "socket_timeout": 2,
     # Longer than any retry countdown, so a delayed message is not redelivered while it waits (Redis).
     "visibility_timeout": 2 * 60 * 60,
 }
