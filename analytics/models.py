@@ -1,6 +1,10 @@
 """Derived data: per-day figures, user statistics, alerts, credit profiles."""
 
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class UserDayFigures(models.Model):
@@ -68,3 +72,89 @@ class UserOrdinal(models.Model):
 
     def __str__(self) -> str:
         return f"User {self.user_id} is bit {self.pk}"
+
+
+# --- Processing after a write (SPEC §7): user statistics, alerts, credit profiles ---------------
+
+
+class UserStatistics(models.Model):
+    """A user's lifetime figures, recomputed from their transactions after each processed write."""
+
+    user_id = models.BigIntegerField(primary_key=True)
+    transaction_count = models.PositiveIntegerField(default=0)
+    credit_count = models.PositiveIntegerField(default=0)
+    credit_total = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    debit_count = models.PositiveIntegerField(default=0)
+    debit_total = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    first_transaction_at = models.DateTimeField(null=True, blank=True)
+    last_transaction_at = models.DateTimeField(null=True, blank=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True, help_text="The last outbox event processed.")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "user statistics"
+
+    def __str__(self) -> str:
+        return f"Statistics of user {self.user_id}"
+
+
+class Alert(models.Model):
+    """A transaction that tripped a rule; one per (transaction, rule), with its webhook delivery state."""
+
+    class Rule(models.TextChoices):
+        LARGE_AMOUNT = "large_amount", "Amount at or above the threshold"
+        UNUSUAL_AMOUNT = "unusual_amount", "At least 10x the user's previous average"
+
+    class Delivery(models.TextChoices):
+        NOT_CONFIGURED = "not_configured", "No webhook configured"
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    rule = models.CharField(max_length=14, choices=Rule.choices)
+    user_id = models.BigIntegerField()
+    # Not a foreign key: an alert outlives the deletion of its transaction.
+    transaction_id = models.BigIntegerField()
+    transaction_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged = models.BooleanField(default=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    delivery_id = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, help_text="X-Fido-Delivery: the same on every retry."
+    )
+    delivery_status = models.CharField(max_length=14, choices=Delivery.choices, default=Delivery.NOT_CONFIGURED)
+    delivery_attempts = models.PositiveIntegerField(default=0)
+    delivery_last_error = models.TextField(blank=True, default="")
+    delivery_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["transaction_id", "rule"], name="alert_one_per_txn_rule")]
+        indexes = [
+            models.Index(fields=["user_id", "-id"], name="alert_user_idx"),
+            models.Index(fields=["delivery_status", "delivery_next_attempt_at"], name="alert_delivery_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert {self.pk} ({self.rule}) on transaction {self.transaction_id}"
+
+
+class CreditProfile(models.Model):
+    """A user's credit score (300-850) with the inputs it was computed from (README: the formula)."""
+
+    user_id = models.BigIntegerField(primary_key=True)
+    score = models.PositiveSmallIntegerField()
+    inputs = models.JSONField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=300) & Q(score__lte=850), name="credit_score_in_range")
+        ]
+
+    def __str__(self) -> str:
+        return f"Credit profile of user {self.user_id}: {self.score}"

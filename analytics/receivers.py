@@ -8,9 +8,10 @@ pre-write answer under the new generation.
 from django.db import transaction
 from django.dispatch import receiver
 
-from transactions.signals import transaction_written, transactions_bulk_written
+from transactions.signals import outbox_event_committed, transaction_written, transactions_bulk_written
 
 from . import cache, figures
+from .tasks import publish_event
 
 
 @receiver(transaction_written, dispatch_uid="analytics.figures.transaction_written")
@@ -33,3 +34,12 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
     figures.apply_deltas(deltas)
     users = {user_id for user_id, _ in deltas}
     transaction.on_commit(lambda: cache.bump_generations(users), robust=True)
+
+
+# --- Processing after a write (SPEC §7) ------------------------------------------------------
+
+
+@receiver(outbox_event_committed, dispatch_uid="analytics.enqueue_outbox_event")
+def enqueue_outbox_event(sender, event_id: int, **kwargs) -> None:
+    """The write has committed: queue its processing (the relay covers a failed publish)."""
+    publish_event(event_id)

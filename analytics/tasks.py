@@ -1,8 +1,72 @@
-"""Periodic analytics work (Celery beat: see CELERY_BEAT_SCHEDULE in fido/settings.py)."""
+"""Celery tasks. Thin: they carry ids only, call a service, and retry with backoff.
+
+Publishing never blocks a request for long: a single connection attempt with a short timeout
+(settings ``CELERY_BROKER_*``), no publish retry; on failure the work stays pending in the outbox
+and the periodic relay publishes it later.
+"""
+
+import logging
 
 from celery import shared_task
 
-from . import cache, overview
+from . import cache, overview, processing, webhooks
+
+logger = logging.getLogger(__name__)
+
+
+# --- Processing after a write ----------------------------------------------------------------
+
+
+@shared_task(bind=True, max_retries=None)
+def process_event(self, event_id: int) -> None:
+    """Apply one outbox event; failures are recorded on the event and retried until it is marked failed."""
+    try:
+        processing.process_event(event_id=event_id)
+    except Exception as exc:
+        delay = processing.record_event_failure(event_id=event_id, error=exc)
+        if delay is not None:
+            raise self.retry(countdown=delay, exc=exc) from exc
+
+
+def publish_event(event_id: int) -> bool:
+    """Queue an outbox event's processing; False (logged, event left pending) when the broker is unreachable."""
+    try:
+        process_event.apply_async(args=[event_id], retry=False)
+    except Exception as exc:
+        logger.warning("outbox event %s not published (%s); the relay will deliver it", event_id, type(exc).__name__)
+        return False
+    return True
+
+
+@shared_task
+def relay_pending_work() -> dict:
+    """Periodic (beat): publish events and alert pushes whose first publish or retry got lost."""
+    return processing.relay_pending_work()
+
+
+# --- Alert push ------------------------------------------------------------------------------
+
+
+@shared_task(bind=True, max_retries=None)
+def deliver_alert(self, alert_id: int) -> None:
+    """Push one alert to ALERT_WEBHOOK_URL; the attempt count and backoff live on the alert."""
+    delay = webhooks.deliver_alert(alert_id=alert_id)
+    # In-process (no broker) a retry would run at once inside the request: leave it to the relay.
+    if delay is not None and not self.request.is_eager:
+        raise self.retry(countdown=delay)
+
+
+def publish_alert_delivery(alert_id: int) -> bool:
+    """Queue an alert push; False (logged, push left pending for the relay) when the broker is unreachable."""
+    try:
+        deliver_alert.apply_async(args=[alert_id], retry=False)
+    except Exception as exc:
+        logger.warning("alert %s push not published (%s); the relay will deliver it", alert_id, type(exc).__name__)
+        return False
+    return True
+
+
+# --- Analytics upkeep --------------------------------------------------------------------------
 
 
 @shared_task(ignore_result=True)

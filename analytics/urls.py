@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.urls import path, register_converter
 
+from .alerts_api import AlertListView, CreditProfileView
 from .views import (
     BenchCachePingView,
     OverviewView,
@@ -32,6 +33,8 @@ urlpatterns = [
     path("users/<user_id:user_id>/analytics/", UserAnalyticsView.as_view(), name="user-analytics"),
     path("users/<user_id:user_id>/analytics/daily/", UserDailyView.as_view(), name="user-analytics-daily"),
     path("analytics/overview/", OverviewView.as_view(), name="analytics-overview"),
+    path("alerts/", AlertListView.as_view(), name="alert-list"),
+    path("users/<user_id:user_id>/credit-profile/", CreditProfileView.as_view(), name="user-credit-profile"),
 ]
 
 if settings.BENCH_ENDPOINTS:

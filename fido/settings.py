@@ -146,14 +146,47 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="fido")
+# Tasks are idempotent: acknowledge after the work, and hand the message back if the worker dies.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A publish from a request must fail fast when the broker is down (the outbox relay delivers later):
+# short connect timeouts and a single connection attempt, never kombu's default of retrying forever.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    "socket_connect_timeout": 1,
+    # A broker that accepts connections but never answers must not hang a request either (Redis).
+    "socket_timeout": 2,
+    # Longer than any retry countdown, so a delayed message is not redelivered while it waits (Redis).
+    "visibility_timeout": 2 * 60 * 60,
+}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
+}
+
+# --- Processing after a write (SPEC §7) -----------------------------------------------------
+# An outbox event still pending this many seconds after its write is re-published by the relay.
+OUTBOX_RELAY_DELAY = 10
+# After a relay publishes an event, it waits this long before publishing it again.
+OUTBOX_RELAY_LEASE = 60
+OUTBOX_RELAY_BATCH = 500
+# Attempts of one event before it is marked failed (backoff 5 s doubling to at most 10 min, plus jitter).
+OUTBOX_MAX_ATTEMPTS = 8
+OUTBOX_RETRY_BASE = 5
+OUTBOX_RETRY_MAX = 600
+# Alert webhook: seconds to wait before each retry; the first within a minute, over an hour in total.
+ALERT_WEBHOOK_RETRY_DELAYS = [30, 60, 120, 240, 480, 900, 900, 900, 900, 900]
+ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=3.0)
 
 # --- Business rules -------------------------------------------------------------------------
 LARGE_TRANSACTION_THRESHOLD = env.str("LARGE_TRANSACTION_THRESHOLD", default="10000.00")
@@ -271,8 +304,9 @@ LOGGING = {
 # The refresh folds pending writes into the overview and recomputes hot cache entries before they
 # expire: often enough for both (entries are refreshed from half their TTL on).
 ANALYTICS_REFRESH_SECONDS = max(5, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
-CELERY_BEAT_SCHEDULE = {
-    "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
+CELERY_BEAT_SCHEDULE["analytics-refresh"] = {
+    "task": "analytics.tasks.refresh_analytics",
+    "schedule": ANALYTICS_REFRESH_SECONDS,
 }
 # `make bench` only: adds /api/v1/bench/cache-ping/, the floor the benchmark measures against.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)

@@ -7,7 +7,7 @@ from rest_framework.authtoken.models import Token
 
 SCOPES = ("read", "write")
 # The models an API client works with; analytics and processing models join as their apps add them.
-CLIENT_MODELS = {"transactions": ["transaction"]}
+CLIENT_MODELS = {"transactions": ["transaction"], "analytics": ["alert", "creditprofile"]}
 
 
 def scope_permissions(scope: str) -> list[Permission]:
