@@ -27,12 +27,15 @@ Y_TICKS = 4
 PIXEL = Decimal("0.01")
 
 
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 class UserAnalyticsForm(forms.Form):
     """The user id and optional inclusive period of the analytics page."""
 
     user_id = forms.IntegerField(min_value=1, max_value=MAX_USER_ID, label="User id")
-    date_from = forms.DateField(required=False, label="From (YYYY-MM-DD)", input_formats=["%Y-%m-%d"])
-    date_to = forms.DateField(required=False, label="To (YYYY-MM-DD)", input_formats=["%Y-%m-%d"])
+    date_from = forms.DateField(required=False, label="From", input_formats=["%Y-%m-%d"], widget=DATE_INPUT)
+    date_to = forms.DateField(required=False, label="To", input_formats=["%Y-%m-%d"], widget=DATE_INPUT)
 
     def clean(self):
         cleaned = super().clean()
@@ -150,6 +153,8 @@ def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: 
         {
             "x": _units(MARGIN_LEFT + slot * offset + slot / 2),
             "label": (first + dt.timedelta(days=offset)).isoformat(),
+            # The outer labels lean inwards so that they stay inside the drawing.
+            "anchor": "start" if offset == 0 and span > 1 else "end" if offset == span - 1 and span > 1 else "middle",
         }
         for offset in tick_days
     ]
