@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from transactions.models import MAX_USER_ID
+from transactions.selectors import user_transaction_history
 
 from . import selectors
 
@@ -74,7 +75,7 @@ def user_analytics_view(request):
         date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
         context["title"] = f"Analytics of user {user_id}"
         context["user_id"] = user_id
-        if selectors.user_has_transactions(user_id=user_id):
+        if user_transaction_history(user_id=user_id).exists():
             days = selectors.user_daily(user_id=user_id, date_from=date_from, date_to=date_to)
             context["figures"] = selectors.user_analytics(user_id=user_id, date_from=date_from, date_to=date_to)
             context["chart"] = daily_volume_chart(days, date_from=date_from, date_to=date_to)

@@ -70,3 +70,11 @@ def test_events_are_read_only(staff_client):
     assert response.status_code == HTTPStatus.OK
     assert 'name="status"' not in response.text
     assert staff_client.get(reverse("admin:transactions_outboxevent_add")).status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.parametrize(("term", "found"), [("5", True), ("abc", False), ("99999999999999999999999", False)])
+def test_search_by_transaction_or_user_id(staff_client, term, found):
+    pending = OutboxEvent.objects.create(kind="created", transaction_id=5, user_id=9)
+    response = staff_client.get(CHANGELIST, {"q": term})
+    assert response.status_code == HTTPStatus.OK
+    assert list(response.context["cl"].result_list) == ([pending] if found else [])

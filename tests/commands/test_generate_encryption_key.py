@@ -1,9 +1,8 @@
-import subprocess
-import sys
-
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError
+
+from .conftest import manage
 
 
 def test_prints_a_new_working_key(run):
@@ -20,10 +19,9 @@ def test_rejects_arguments(run):
 
 
 def test_help_and_bad_arguments_from_the_command_line():
-    help_text = subprocess.run(
-        [sys.executable, "manage.py", "generate_encryption_key", "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "FIELD_ENCRYPTION_KEYS" in help_text
-    bad = subprocess.run([sys.executable, "manage.py", "generate_encryption_key", "x"], capture_output=True, text=True)
+    help_text = manage("generate_encryption_key", "--help")
+    assert help_text.returncode == 0
+    assert "FIELD_ENCRYPTION_KEYS" in help_text.stdout
+    bad = manage("generate_encryption_key", "x")
     assert bad.returncode != 0
     assert "unrecognized arguments: x" in bad.stderr

@@ -1,8 +1,5 @@
 """`rotate_encryption_keys`: every encrypted value moves to the first key, nothing else changes."""
 
-import subprocess
-import sys
-
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError
@@ -12,6 +9,8 @@ from django.test import override_settings
 from tests.admin.conftest import make_txn
 from transactions import fields
 from transactions.models import IdempotencyRecord, Transaction
+
+from .conftest import manage
 
 pytestmark = pytest.mark.django_db
 
@@ -116,8 +115,6 @@ def test_bad_arguments(run):
 
 
 def test_bad_argument_exits_non_zero_from_the_command_line():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "rotate_encryption_keys", "--batch-size", "lots"], capture_output=True, text=True
-    )
+    result = manage("rotate_encryption_keys", "--batch-size", "lots")
     assert result.returncode != 0
     assert "--batch-size: 'lots' is not a whole number" in result.stderr

@@ -2,8 +2,6 @@
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -17,6 +15,8 @@ from django.utils import timezone
 from analytics.selectors import user_analytics
 from transactions.demo import FEMALE_NAMES, MALE_NAMES, SURNAMES
 from transactions.models import Transaction
+
+from .conftest import manage
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def test_bad_arguments_are_refused_with_a_clear_message(run, args, message):
 
 
 def test_bad_argument_exits_non_zero_from_the_command_line():
-    result = subprocess.run([sys.executable, "manage.py", "seed_demo", "--users", "0"], capture_output=True, text=True)
+    result = manage("seed_demo", "--users", "0")
     assert result.returncode != 0
     assert "--users: 0 is out of range: use 1 to 10,000,000" in result.stderr
 
@@ -152,3 +152,10 @@ def test_seeding_100000_rows_keeps_memory_flat(run, capsys, settings):
         )
     assert Transaction.objects.count() == 100_000
     assert peak - baseline < 400 * 2**20, "memory should stay near one batch, not grow with the row count"
+
+
+def test_help_explains_the_options():
+    result = manage("seed_demo", "--help")
+    assert result.returncode == 0
+    for words in ("--users", "--transactions", "--seed", "repeatable", "Example: manage.py seed_demo"):
+        assert words in result.stdout
