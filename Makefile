@@ -24,7 +24,9 @@ env: .env
 migrate: install env
 	$(MANAGE) migrate --noinput
 
+## The demo admin and API token, and (first time only) demo data worth looking at in admin.
 demo: migrate
+	$(MANAGE) seed_demo --if-empty --users 200 --transactions 20000 --seed 1
 	@$(MANAGE) ensure_demo_access --password "$(DEMO_PASSWORD)"
 
 ## Serve the embedded default on http://127.0.0.1:8000 (SQLite, in-process cache and tasks).

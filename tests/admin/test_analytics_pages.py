@@ -1,0 +1,138 @@
+"""The user analytics page (figures and SVG chart) and the overview on the admin index."""
+
+import datetime as dt
+import re
+from decimal import Decimal
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from transactions import services
+from transactions.filters import start_of_day
+
+from .conftest import make_txn
+
+pytestmark = pytest.mark.django_db
+
+PAGE = reverse("admin:user-analytics")
+INDEX = reverse("admin:index")
+
+
+def figure(html: str, name: str) -> str:
+    match = re.search(rf'data-figure="{name}">([^<]*)<', html)
+    assert match, f"no {name} figure on the page"
+    return match.group(1).strip()
+
+
+@pytest.fixture
+def history(db):
+    make_txn(user_id=7, day=dt.date(2026, 3, 1), amount="100.00", kind="credit")
+    make_txn(user_id=7, day=dt.date(2026, 3, 1), amount="30.25", kind="debit", hour=15)
+    make_txn(user_id=7, day=dt.date(2026, 3, 4), amount="50.00", kind="credit")
+    make_txn(user_id=8, day=dt.date(2026, 3, 2), amount="9999.00", kind="credit")
+
+
+def test_user_page_shows_the_figures(staff_client, history):
+    response = staff_client.get(PAGE, {"user_id": 7})
+    assert response.status_code == HTTPStatus.OK
+    html = response.text
+    assert figure(html, "transaction_count") == "3"
+    assert figure(html, "credit") == "2 totalling 150.00"
+    assert figure(html, "debit") == "1 totalling 30.25"
+    assert figure(html, "net") == "119.75"
+    assert figure(html, "average") == "60.08"
+    assert figure(html, "busiest_day") == "2026-03-01 (2 transactions)"
+
+
+def test_user_page_draws_a_bar_per_day_and_kind(staff_client, history):
+    html = staff_client.get(PAGE, {"user_id": 7}).text
+    assert '<svg id="daily-volume"' in html
+    assert len(re.findall(r'<rect class="bar credit"', html)) == 2
+    assert len(re.findall(r'<rect class="bar debit"', html)) == 1
+    assert "2026-03-01: debit 30.25 (2 transactions)" in html
+
+
+def test_user_page_honours_the_period(staff_client, history):
+    html = staff_client.get(PAGE, {"user_id": 7, "date_from": "2026-03-02", "date_to": "2026-03-31"}).text
+    assert figure(html, "transaction_count") == "1"
+    assert figure(html, "net") == "50.00"
+    assert len(re.findall(r'<rect class="bar ', html)) == 1
+
+
+def test_user_page_for_a_user_without_transactions(staff_client, history):
+    response = staff_client.get(PAGE, {"user_id": 9})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert "User 9 has no transactions." in response.text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"user_id": "abc"},
+        {"user_id": "0"},
+        {"user_id": "7", "date_from": "2026-13-01"},
+        {"user_id": "7", "date_from": "2026-03-05", "date_to": "2026-03-01"},
+    ],
+)
+def test_user_page_rejects_bad_input_with_a_message(staff_client, history, params):
+    response = staff_client.get(PAGE, params)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert 'class="errorlist' in response.text
+
+
+def test_user_page_without_a_user_shows_the_form(staff_client):
+    response = staff_client.get(PAGE)
+    assert response.status_code == HTTPStatus.OK
+    assert 'name="user_id"' in response.text
+
+
+def test_user_page_needs_the_view_permission(django_user_model, client, history):
+    user = django_user_model.objects.create_user("intern", password="x-password-1", is_staff=True)
+    client.force_login(user)
+    assert client.get(PAGE, {"user_id": 7}).status_code == HTTPStatus.FORBIDDEN
+    user.user_permissions.add(Permission.objects.get(codename="view_transaction"))
+    assert client.get(PAGE, {"user_id": 7}).status_code == HTTPStatus.OK
+
+
+def test_user_page_needs_a_staff_login(client):
+    response = client.get(PAGE, {"user_id": 7})
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_index_shows_the_last_30_days_and_a_user_form(staff_client):
+    today = timezone.localdate()
+    noon = dt.timedelta(hours=12)
+    create = services.transaction_create
+    create(
+        user_id=1,
+        full_name="A B",
+        transaction_date=timezone.now() - dt.timedelta(minutes=1),
+        transaction_amount=Decimal("10.00"),
+        transaction_type="credit",
+    )
+    create(
+        user_id=2,
+        full_name="A B",
+        transaction_date=start_of_day(today - dt.timedelta(days=29)) + noon,
+        transaction_amount=Decimal("5.00"),
+        transaction_type="debit",
+    )
+    create(
+        user_id=3,
+        full_name="A B",
+        transaction_date=start_of_day(today - dt.timedelta(days=30)) + noon,
+        transaction_amount=Decimal("1000.00"),
+        transaction_type="credit",
+    )
+    response = staff_client.get(INDEX)
+    assert response.status_code == HTTPStatus.OK
+    html = response.text
+    assert figure(html, "transaction_count") == "2"
+    assert figure(html, "user_count") == "2"
+    assert figure(html, "net") == "5.00"
+    assert f'action="{PAGE}"' in html
+    assert 'name="user_id"' in html

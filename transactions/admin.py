@@ -1,0 +1,223 @@
+"""Back office for transactions and their processing (SPEC §9).
+
+Names are shown masked unless the staff member holds ``transactions.view_full_name``; search by
+name goes through the keyed hash, so no row is decrypted to find it; every save and delete goes
+through ``services`` so derived figures and processing follow admin edits as they follow the API.
+"""
+
+import unicodedata
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import services
+from .fields import name_hash
+from .models import MAX_AMOUNT, MAX_USER_ID, OutboxEvent, Transaction
+from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE
+from .signals import outbox_event_committed
+
+VIEW_FULL_NAME = "transactions.view_full_name"
+MIN_AMOUNT = Decimal("0.01")
+
+
+def mask_name(name: str) -> str:
+    """Each word's first letter, then stars: at least three, so a short word does not show its length."""
+    return " ".join(word[0] + "*" * max(3, len(word) - 1) for word in name.split())
+
+
+class TransactionAdminForm(forms.ModelForm):
+    """The same rules as the API's serializer (SPEC §5), for the fields the form shows."""
+
+    class Meta:
+        model = Transaction
+        fields = list(services.UPDATABLE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "full_name" in self.fields:
+            self.fields["full_name"] = forms.CharField(
+                label="Full name", max_length=255, strip=True, widget=forms.TextInput(attrs={"size": 40})
+            )
+        if "user_id" in self.fields:
+            self.fields["user_id"].validators += [MinValueValidator(1), MaxValueValidator(MAX_USER_ID)]
+            self.fields["user_id"].widget.attrs.update(min=1, max=MAX_USER_ID)
+        if "transaction_amount" in self.fields:
+            self.fields["transaction_amount"].validators += [
+                MinValueValidator(MIN_AMOUNT),
+                MaxValueValidator(MAX_AMOUNT),
+            ]
+
+    def clean_full_name(self):
+        value = self.cleaned_data["full_name"]
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise forms.ValidationError("Must not contain NUL or other control characters.")
+        return value
+
+    def clean_transaction_date(self):
+        value = self.cleaned_data["transaction_date"]
+        if value < EARLIEST_DATE:
+            raise forms.ValidationError("Must not be earlier than 1900-01-01.")
+        if value > timezone.now() + FUTURE_TOLERANCE:
+            raise forms.ValidationError("Must not be later than 5 minutes past the server's current time.")
+        return value
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    """Transactions: list, filters by type and date, search by user id or exact full name."""
+
+    form = TransactionAdminForm
+    list_display = ["id", "user_link", "masked_name", "transaction_date", "transaction_amount", "transaction_type"]
+    list_display_links = ["id"]
+    list_filter = ["transaction_type", "transaction_date"]
+    date_hierarchy = "transaction_date"
+    # get_search_results below does the searching; naming a field here only turns the search box on.
+    search_fields = ["user_id"]
+    search_help_text = "A user id (digits only), or a full name typed exactly (case and spacing do not matter)."
+    readonly_fields = ["masked_name", "created_at", "updated_at"]
+    show_full_result_count = False
+
+    @staticmethod
+    def can_see_full_name(request) -> bool:
+        return request.user.has_perm(VIEW_FULL_NAME)
+
+    def get_list_display(self, request):
+        if self.can_see_full_name(request):
+            return [("plain_name" if column == "masked_name" else column) for column in self.list_display]
+        return self.list_display
+
+    def get_fields(self, request, obj=None):
+        # Adding needs the name typed in; changing shows it only to those allowed to see it.
+        name = "full_name" if obj is None or self.can_see_full_name(request) else "masked_name"
+        return [
+            "user_id",
+            name,
+            "transaction_date",
+            "transaction_amount",
+            "transaction_type",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.isascii() and term.isdigit():
+            user_id = int(term)
+            if not 1 <= user_id <= MAX_USER_ID:
+                return queryset.none(), False
+            return queryset.filter(user_id=user_id), False
+        return queryset.filter(full_name_hash=name_hash(term)), False
+
+    @admin.display(description="Full name")
+    def masked_name(self, obj: Transaction) -> str:
+        return mask_name(obj.full_name)
+
+    @admin.display(description="Full name")
+    def plain_name(self, obj: Transaction) -> str:
+        return obj.full_name
+
+    @admin.display(description="User", ordering="user_id")
+    def user_link(self, obj: Transaction) -> str:
+        return format_html(
+            '{} <a href="{}?user_id={}" class="user-analytics-link">analytics</a>',
+            obj.user_id,
+            reverse("admin:user-analytics"),
+            obj.user_id,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = {
+                field: form.cleaned_data[field] for field in form.changed_data if field in services.UPDATABLE_FIELDS
+            }
+            saved = services.transaction_update(txn_id=obj.pk, **changes) if changes else obj
+        else:
+            saved = services.transaction_create(
+                **{field: form.cleaned_data[field] for field in services.UPDATABLE_FIELDS}
+            )
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
+
+    def delete_model(self, request, obj):
+        services.transaction_delete(txn_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for txn_id in queryset.values_list("pk", flat=True):
+            services.transaction_delete(txn_id=txn_id)
+
+
+class OutboxStatusFilter(admin.SimpleListFilter):
+    """Pending, failed or done; pending ones that already failed at least once are 'retrying'."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*OutboxEvent.Status.choices, ("retrying", "Pending after a failure")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "retrying":
+            return queryset.filter(status=OutboxEvent.Status.PENDING, attempts__gt=0)
+        if self.value() in OutboxEvent.Status.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Background processing owed after writes: what is pending or failed, why, and a way to retry."""
+
+    list_display = [
+        "id",
+        "kind",
+        "transaction_id",
+        "user_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "processed_at",
+        "short_error",
+    ]
+    list_filter = [OutboxStatusFilter, "kind"]
+    search_fields = ["=transaction_id", "=user_id"]
+    search_help_text = "A transaction id or a user id."
+    actions = ["requeue"]
+    readonly_fields = [field.name for field in OutboxEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: OutboxEvent) -> str:
+        first_line = obj.last_error.strip().splitlines()[0] if obj.last_error.strip() else ""
+        return first_line[:120] + ("…" if len(first_line) > 120 else "")
+
+    @admin.action(description="Re-queue selected events (pending or failed) now", permissions=["change"])
+    def requeue(self, request, queryset):
+        now = timezone.now()
+        with transaction.atomic():
+            event_ids = list(
+                queryset.exclude(status=OutboxEvent.Status.DONE).select_for_update().values_list("pk", flat=True)
+            )
+            OutboxEvent.objects.filter(pk__in=event_ids).update(
+                status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=now
+            )
+            for event_id in event_ids:
+                transaction.on_commit(
+                    lambda event_id=event_id: outbox_event_committed.send(sender=OutboxEvent, event_id=event_id)
+                )
+        skipped = queryset.count() - len(event_ids)
+        self.message_user(request, f"Re-queued {len(event_ids)} event(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Left {skipped} event(s) already done alone.", messages.WARNING)
