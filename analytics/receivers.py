@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from transactions.signals import outbox_event_committed, transaction_written, transactions_bulk_written
 
-from . import cache, figures
+from . import cache, figures, processing
 from .tasks import publish_event
 
 
@@ -34,6 +34,9 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
     figures.apply_deltas(deltas)
     users = {user_id for user_id, _ in deltas}
     transaction.on_commit(lambda: cache.bump_generations(users), robust=True)
+    # Bulk loads write no outbox events: bring the users' statistics and credit profiles up to date
+    # once the load has committed, so the command that loaded them exits with everything exact.
+    transaction.on_commit(lambda: processing.refresh_users(user_ids=users))
 
 
 # --- Processing after a write (SPEC §7) ------------------------------------------------------
