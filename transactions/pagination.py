@@ -32,13 +32,15 @@ def decode_cursor(value: str) -> tuple[dt.datetime, int, bool]:
         payload = json.loads(raw)
         date = dt.datetime.fromisoformat(payload["d"])
         pk = payload["i"]
-        reverse = bool(payload["r"])
+        reverse = payload["r"]
+        if reverse not in (0, 1):
+            raise ValueError
         if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= MAX_ID or date.tzinfo is None:
             raise ValueError
         date.astimezone(dt.UTC)  # an offset that pushes the date out of range raises OverflowError
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({"cursor": [ErrorDetail("Invalid cursor.", code="invalid")]}) from None
-    return date, pk, reverse
+    return date, pk, bool(reverse)
 
 
 class TransactionKeysetPagination(BasePagination):
