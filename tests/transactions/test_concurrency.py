@@ -64,9 +64,11 @@ def test_concurrent_patches_all_succeed_and_the_row_holds_one_of_them(token_key,
     amounts = [f"{i}.00" for i in range(1, THREADS + 1)]
 
     def patch(amount):
-        return lambda: _client_with_token(token_key).patch(
-            detail_url(txn_id), {"transaction_amount": amount}, format="json"
-        ).status_code
+        return lambda: (
+            _client_with_token(token_key)
+            .patch(detail_url(txn_id), {"transaction_amount": amount}, format="json")
+            .status_code
+        )
 
     statuses = race(*[patch(amount) for amount in amounts])
 
