@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
 
-
 # No transaction is older (the serializer refuses earlier dates), so an earlier lower bound filters
 # nothing; skipping it keeps year-1 dates in time zones east of UTC from overflowing in conversion.
 EARLIEST_DAY = dt.date(1900, 1, 1)

@@ -44,7 +44,7 @@ def test_bad_scope_from_the_shell_exits_non_zero_with_a_message():
 
     from django.conf import settings
 
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", "create_api_client", "x", "--scope", "admin"],
         cwd=settings.BASE_DIR,
         capture_output=True,
