@@ -149,8 +149,9 @@ class TransactionSerializer(serializers.ModelSerializer):
     transaction_date = TransactionDateField()
     transaction_amount = MoneyField()
     transaction_type = serializers.ChoiceField(choices=TransactionType.choices)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    # In UTC like transaction_date, whatever TIME_ZONE is.
+    created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+    updated_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
 
     class Meta:
         model = Transaction
