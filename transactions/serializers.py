@@ -16,6 +16,7 @@ from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 EARLIEST_DATE = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
+MAX_REPORTED_EXTRA_FIELDS = 10
 # A decimal written out in a string: no underscores, no NaN or Infinity, no spaces inside.
 DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -176,6 +177,8 @@ class TransactionSerializer(serializers.ModelSerializer):
                     errors[name] = [ErrorDetail("This field is read-only.", code="read_only")]
                 elif name not in writable:
                     errors[name] = [ErrorDetail("Unknown field.", code="unknown_field")]
+                if len(errors) == MAX_REPORTED_EXTRA_FIELDS:
+                    break  # naming a hundred thousand keys would cost seconds and megabytes
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

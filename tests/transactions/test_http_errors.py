@@ -212,3 +212,26 @@ def test_session_write_without_csrf_token_is_a_json_403(client, txn_body, django
     response = csrf_client.post(LIST_URL, json.dumps(txn_body), content_type="application/json")
 
     assert_error_shape(response, HTTPStatus.FORBIDDEN)
+
+
+def test_a_flood_of_unknown_fields_names_only_the_first_ten(write_client):
+    raw = json.dumps({f"{i}": 0 for i in range(50_000)})
+
+    response = write_client.post(LIST_URL, raw, content_type="application/json")
+
+    body = assert_error_shape(response, HTTPStatus.BAD_REQUEST, "validation_error")
+    assert [error["attr"] for error in body["errors"]] == [str(i) for i in range(10)]
+
+
+def test_too_many_query_parameters_is_a_400(read_client):
+    query = "&".join(f"x{i}=1" for i in range(1200))
+
+    response = read_client.get(f"{LIST_URL}?{query}")
+
+    assert_error_shape(response, HTTPStatus.BAD_REQUEST)
+
+
+def test_a_disallowed_host_is_a_json_400(read_client):
+    response = read_client.get(LIST_URL, HTTP_HOST="evil.example")
+
+    assert_error_shape(response, HTTPStatus.BAD_REQUEST)
