@@ -7,9 +7,12 @@ raised outside serializers and filter forms (cursor, page size, idempotency key)
 """
 
 from django.db import models
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
+from drf_standardized_errors.openapi_utils import get_error_serializer
+from drf_standardized_errors.settings import package_settings
+from inflection import camelize
 from rest_framework import serializers
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -77,6 +80,11 @@ EXAMPLES = [
 ]
 
 
+class ExtraFieldCodeEnum(models.TextChoices):
+    UNKNOWN_FIELD = "unknown_field"
+    READ_ONLY = "read_only"
+
+
 class AutoSchema(StandardizedErrorsAutoSchema):
     """drf-standardized-errors' schema, told which operations can answer 409, 413 and 422.
 
@@ -108,6 +116,54 @@ class AutoSchema(StandardizedErrorsAutoSchema):
 
             errors.setdefault(HEADER, set()).add("invalid")
         return errors
+
+    def _rejects_unknown_fields(self) -> bool:
+        return self.method in BODY_METHODS and getattr(self.get_request_serializer(), "rejects_unknown_fields", False)
+
+    def _get_serializer_for_validation_error_response(self):
+        if not self._rejects_unknown_fields():
+            return super()._get_serializer_for_validation_error_response()
+        # As drf-standardized-errors builds it (one error component per field), plus one for a field
+        # the serializer does not take, whose `attr` can be any name: a oneOf without discriminator.
+        operation_id = self.get_operation_id()
+        codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
+        per_field = [get_error_serializer(operation_id, name, codes) for name, codes in codes_by_field.items()]
+        extra_field = type(
+            "ExtraFieldErrorSerializer",
+            (serializers.Serializer,),
+            {
+                "attr": serializers.CharField(),
+                "code": serializers.ChoiceField(choices=ExtraFieldCodeEnum.choices),
+                "detail": serializers.CharField(),
+                "Meta": type(
+                    "Meta",
+                    (),
+                    {"ref_name": f"{camelize(operation_id)}ExtraField{package_settings.ERROR_COMPONENT_NAME_SUFFIX}"},
+                ),
+            },
+        )
+        errors = PolymorphicProxySerializer(
+            component_name=f"{camelize(operation_id)}Error",
+            serializers=[*per_field, extra_field],
+            resource_type_field_name=None,
+            many=True,
+        )
+        return type(
+            "ValidationErrorSerializer",
+            (serializers.Serializer,),
+            {
+                "type": serializers.ChoiceField(choices=ValidationErrorEnum.choices),
+                "errors": errors,
+                "Meta": type("Meta", (), {"ref_name": f"{camelize(operation_id)}ValidationError"}),
+            },
+        )
+
+    def _get_filter_parameters(self):
+        # An empty filter value (`?user_id=`) means no filter, as HTML forms send it.
+        return [
+            {**parameter, "allowEmptyValue": True} if parameter.get("in") == "query" else parameter
+            for parameter in super()._get_filter_parameters()
+        ]
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)

@@ -3,7 +3,6 @@
 from http import HTTPStatus
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +23,9 @@ def schema(django_db_blocker) -> dict:
     from rest_framework.test import APIClient
 
     with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/")
+        response = APIClient().get("/api/schema/", {"format": "json"})
     assert response.status_code == HTTPStatus.OK
-    return yaml.safe_load(response.content)
+    return response.json()
 
 
 def test_schema_is_served_without_authentication(anon_client):
@@ -105,3 +104,17 @@ def test_error_codes_of_our_own_statuses_are_enumerated(schema):
     assert enums["ErrorCode409Enum"]["enum"] == ["idempotency_in_progress"]
     assert enums["ErrorCode413Enum"]["enum"] == ["request_too_large"]
     assert enums["ErrorCode422Enum"]["enum"] == ["idempotency_key_reused"]
+
+
+def test_a_400_for_an_unknown_field_is_documented(schema):
+    errors = schema["components"]["schemas"]["V1TransactionsCreateError"]["oneOf"]
+    extra = schema["components"]["schemas"]["V1TransactionsCreateExtraFieldErrorComponent"]
+
+    assert {"$ref": "#/components/schemas/V1TransactionsCreateExtraFieldErrorComponent"} in errors
+    assert extra["properties"]["attr"] == {"type": "string"}
+
+
+def test_filters_document_that_an_empty_value_means_no_filter(schema):
+    parameters = schema["paths"]["/api/v1/transactions/"]["get"]["parameters"]
+
+    assert all(p.get("allowEmptyValue") for p in parameters if p["name"] not in ("cursor", "page_size"))
