@@ -1,6 +1,6 @@
 """The one exception handler (SPEC §4), through drf-standardized-errors."""
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions, status
@@ -23,6 +23,14 @@ class UnprocessableEntity(exceptions.APIException):
     default_code = "unprocessable"
 
 
+class RequestTooLarge(exceptions.APIException):
+    """413: the body is over the limit (SPEC §4)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 class ExceptionHandler(BaseExceptionHandler):
     """Also shapes errors raised below the views: model validation (400) and vanished rows (404)."""
 
@@ -32,4 +40,11 @@ class ExceptionHandler(BaseExceptionHandler):
         if isinstance(exc, ObjectDoesNotExist):
             # A row deleted by a concurrent request between lookup and lock.
             return exceptions.NotFound()
+        if isinstance(exc, RequestDataTooBig):
+            return RequestTooLarge()
+        if isinstance(exc, TooManyFieldsSent):
+            return exceptions.ParseError("Too many query or form parameters.")
+        if isinstance(exc, SuspiciousOperation):
+            # Django's own guards (a disallowed host, a malformed header): the client's fault, no details.
+            return exceptions.ParseError("Bad request.")
         return super().convert_known_exceptions(exc)

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fido.middleware.ApiErrorShapeMiddleware",
     "fido.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -255,7 +256,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fido.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -266,6 +267,12 @@ DRF_STANDARDIZED_ERRORS = {
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
     "EXCEPTION_HANDLER_CLASS": "fido.exceptions.ExceptionHandler",
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "429", "500"],
+    # Our own status codes; fido.openapi.AutoSchema decides which operations can answer them.
+    "ERROR_SCHEMAS": {
+        "409": "fido.openapi.ErrorResponse409Serializer",
+        "413": "fido.openapi.ErrorResponse413Serializer",
+        "422": "fido.openapi.ErrorResponse422Serializer",
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -286,6 +293,9 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        "ErrorCode409Enum": "fido.openapi.ErrorCode409Enum.choices",
+        "ErrorCode413Enum": "fido.openapi.ErrorCode413Enum.choices",
+        "ErrorCode422Enum": "fido.openapi.ErrorCode422Enum.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

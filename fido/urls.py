@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import views
@@ -16,8 +16,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", views.healthz, name="healthz"),
-    # Unknown API paths answer JSON even with DEBUG on, where handler404 is not used.
-    re_path(r"^api/", views.not_found),
 ]
 
 handler400 = "fido.views.bad_request"

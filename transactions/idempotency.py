@@ -63,6 +63,17 @@ def fingerprint(request) -> str:
 
 def _claim(*, client, key: str, request_fingerprint: str) -> Claim | IdempotencyRecord:
     """Take the key for this request, or return the completed record to replay."""
+    # Two rounds at most: a record seen by the insert can be released before we lock it.
+    for _ in range(2):
+        outcome = _insert_claim(client=client, key=key, request_fingerprint=request_fingerprint)
+        if outcome is None:
+            outcome = _take_over_claim(client=client, key=key, request_fingerprint=request_fingerprint)
+        if outcome is not None:
+            return outcome
+    raise IdempotencyInProgress()
+
+
+def _insert_claim(*, client, key: str, request_fingerprint: str) -> Claim | None:
     now = timezone.now()
     token = uuid.uuid4().hex
     try:
@@ -75,11 +86,17 @@ def _claim(*, client, key: str, request_fingerprint: str) -> Claim | Idempotency
                 locked_until=now + LEASE,
                 created_at=now,
             )
-            return Claim(record.pk, token)
     except IntegrityError:
-        pass
+        return None
+    return Claim(record.pk, token)
+
+
+def _take_over_claim(*, client, key: str, request_fingerprint: str) -> Claim | IdempotencyRecord | None:
+    now = timezone.now()
     with transaction.atomic():
-        record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
+        record = IdempotencyRecord.objects.select_for_update().filter(client=client, key=key).first()
+        if record is None:
+            return None
         expired = record.created_at <= now - timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS)
         if expired:
             record.request_fingerprint = request_fingerprint
@@ -95,10 +112,10 @@ def _claim(*, client, key: str, request_fingerprint: str) -> Claim | Idempotency
         elif record.locked_until > now:
             raise IdempotencyInProgress()
         # Free (expired) or abandoned by a request that died before committing: take it over.
-        record.owner_token = token
+        record.owner_token = uuid.uuid4().hex
         record.locked_until = now + LEASE
         record.save()
-        return Claim(record.pk, token)
+        return Claim(record.pk, record.owner_token)
 
 
 def _release(claim: Claim) -> None:

@@ -11,13 +11,14 @@ import datetime as dt
 import json
 
 from django.db.models import Q
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_ID = 2**63 - 1
 
 
 def encode_cursor(*, date: dt.datetime, pk: int, reverse: bool) -> str:
@@ -31,12 +32,15 @@ def decode_cursor(value: str) -> tuple[dt.datetime, int, bool]:
         payload = json.loads(raw)
         date = dt.datetime.fromisoformat(payload["d"])
         pk = payload["i"]
-        reverse = bool(payload["r"])
-        if not isinstance(pk, int) or isinstance(pk, bool) or date.tzinfo is None:
+        reverse = payload["r"]
+        if reverse not in (0, 1):
             raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-    return date, pk, reverse
+        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= MAX_ID or date.tzinfo is None:
+            raise ValueError
+        date.astimezone(dt.UTC)  # an offset that pushes the date out of range raises OverflowError
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError({"cursor": [ErrorDetail("Invalid cursor.", code="invalid")]}) from None
+    return date, pk, bool(reverse)
 
 
 class TransactionKeysetPagination(BasePagination):
@@ -44,6 +48,8 @@ class TransactionKeysetPagination(BasePagination):
 
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
+    # Documented as 400s in the OpenAPI schema (fido.openapi.AutoSchema).
+    validation_error_codes = {"cursor": {"invalid"}, "page_size": {"invalid", "min_value"}}
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -52,9 +58,11 @@ class TransactionKeysetPagination(BasePagination):
         try:
             size = int(raw)
         except ValueError:
-            raise ValidationError({"page_size": ["A valid integer is required."]}) from None
+            raise ValidationError(
+                {"page_size": [ErrorDetail("A valid integer is required.", code="invalid")]}
+            ) from None
         if size < 1:
-            raise ValidationError({"page_size": ["Must be at least 1."]})
+            raise ValidationError({"page_size": [ErrorDetail("Must be at least 1.", code="min_value")]})
         return min(size, MAX_PAGE_SIZE)
 
     def paginate_queryset(self, queryset, request, view=None):

@@ -1,6 +1,7 @@
 """Shape and rules of the transaction representation (SPEC §5)."""
 
 import datetime as dt
+import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
@@ -8,12 +9,16 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 EARLIEST_DATE = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
+MAX_REPORTED_EXTRA_FIELDS = 10
+# A decimal written out in a string: no underscores, no NaN or Infinity, no spaces inside.
+DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 @extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_USER_ID})
@@ -50,8 +55,12 @@ class MoneyField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
             self.fail("invalid")
+        if isinstance(data, str):
+            data = data.strip()
+            if not DECIMAL_TEXT.match(data):
+                self.fail("invalid")
         try:
-            value = Decimal(data.strip() if isinstance(data, str) else data)
+            value = Decimal(data)
         except (InvalidOperation, ValueError):
             self.fail("invalid")
         if not value.is_finite():
@@ -107,25 +116,43 @@ class TransactionDateField(serializers.Field):
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def validate_printable(value: str) -> str:
-    # NUL is already refused by CharField itself; this catches the other control characters.
-    if any(unicodedata.category(char) == "Cc" and char != "\x00" for char in value):
-        raise serializers.ValidationError("Must not contain NUL or other control characters.")
-    return value
+# Control characters, and the line and paragraph separators that act like a newline.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+class NameField(serializers.CharField):
+    """A person's name: a JSON string, trimmed, 1-255 characters, no NUL or other control characters."""
+
+    default_error_messages = {"control_characters": "Must not contain NUL or other control characters."}
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=255, min_length=1, trim_whitespace=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    def run_validators(self, value):
+        # NUL is refused by CharField itself (code null_characters_not_allowed); this catches the rest.
+        if any(unicodedata.category(char) in FORBIDDEN_CATEGORIES and char != "\x00" for char in value):
+            self.fail("control_characters")
+        super().run_validators(value)
 
 
 class TransactionSerializer(serializers.ModelSerializer):
     """A transaction as clients see and write it; rejects any field it does not accept."""
 
+    rejects_unknown_fields = True  # also published in the OpenAPI schema (fido.openapi)
+
     user_id = StrictUserIdField()
-    full_name = serializers.CharField(
-        max_length=255, min_length=1, trim_whitespace=True, validators=[validate_printable]
-    )
+    full_name = NameField()
     transaction_date = TransactionDateField()
     transaction_amount = MoneyField()
     transaction_type = serializers.ChoiceField(choices=TransactionType.choices)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    # In UTC like transaction_date, whatever TIME_ZONE is.
+    created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+    updated_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
 
     class Meta:
         model = Transaction
@@ -147,9 +174,11 @@ class TransactionSerializer(serializers.ModelSerializer):
             errors = {}
             for name in data:
                 if name in self.fields and name not in writable:
-                    errors[name] = ["This field is read-only."]
+                    errors[name] = [ErrorDetail("This field is read-only.", code="read_only")]
                 elif name not in writable:
-                    errors[name] = ["Unknown field."]
+                    errors[name] = [ErrorDetail("Unknown field.", code="unknown_field")]
+                if len(errors) == MAX_REPORTED_EXTRA_FIELDS:
+                    break  # naming a hundred thousand keys would cost seconds and megabytes
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

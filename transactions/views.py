@@ -2,7 +2,8 @@
 
 from http import HTTPStatus
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -24,14 +25,14 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+# Codes MoneyField raises that drf-standardized-errors cannot infer from a custom field.
+@extend_validation_errors(
+    ["max_value", "max_decimal_places"], field_name="transaction_amount", actions=["create", "update", "partial_update"]
+)
 @extend_schema_view(
     create=extend_schema(
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={
-            HTTPStatus.CREATED: TransactionSerializer,
-            HTTPStatus.CONFLICT: OpenApiResponse(description="Same key, first request still in progress."),
-            HTTPStatus.UNPROCESSABLE_ENTITY: OpenApiResponse(description="Same key, different body."),
-        },
+        responses={HTTPStatus.CREATED: TransactionSerializer},
     ),
 )
 class TransactionViewSet(viewsets.ModelViewSet):
@@ -41,6 +42,7 @@ class TransactionViewSet(viewsets.ModelViewSet):
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
     pagination_class = TransactionKeysetPagination
+    idempotent_actions = ("create",)
 
     def create(self, request, *args, **kwargs):
         return run_idempotently(request, lambda: self._create(request))
