@@ -38,8 +38,11 @@ _SECRET_PATTERNS = [
     # Credentials inside URLs: scheme://user:password@host.
     re.compile(r"(?<=://)[^/@\s:]*:[^/@\s]+(?=@)"),
 ]
+_TASK_PAYLOAD = {"args", "kwargs", "return_value"}
 _SECRET_FIELD_NAMES = re.compile(r"(?i)(full_name|name|token|authorization|password|secret|key)")
 
+_ROUTE_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+_ROUTE_ANCHORS = re.compile(r"(?<![\\[])\^|\$$")
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -88,6 +91,9 @@ class RedactingFilter(logging.Filter):
         for attr, value in list(record.__dict__.items()):
             if attr in _STANDARD_ATTRS:
                 continue
+            if attr == "data" and isinstance(value, dict):
+                # Celery's trace lines carry the task's arguments and result: never log those.
+                value = {key: item for key, item in value.items() if key not in _TASK_PAYLOAD}
             if isinstance(value, str):
                 setattr(record, attr, redact(value))
             elif not isinstance(value, int | float | bool | type(None)):
@@ -145,6 +151,11 @@ def _request_token(request) -> str:
     return header.split(" ", 1)[1].strip() if " " in header else header
 
 
+def _route_template(route: str) -> str:
+    """`api/v1/^transactions/(?P<pk>[^/.]+)/$` (a router's regex) → `api/v1/transactions/{pk}/`."""
+    return _ROUTE_ANCHORS.sub("", _ROUTE_GROUP.sub(r"{\1}", route))
+
+
 class RequestLogMiddleware:
     """Request id in and out, one JSON line per request, the request's secrets kept out of logs."""
 
@@ -171,7 +182,7 @@ class RequestLogMiddleware:
     def _log(request, status: int, started: float) -> None:
         user = getattr(request, "user", None)
         match = getattr(request, "resolver_match", None)
-        route = match.route.replace("^", "").replace("$", "") if match else None
+        route = _route_template(match.route) if match else None
         logger.info(
             "%s %s %s",
             request.method,

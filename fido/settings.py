@@ -309,6 +309,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The request line of fido.logs replaces the development server's own.
         "django.server": {"handlers": [], "level": "ERROR", "propagate": True},
+        # Likewise fido.task replaces Celery's "succeeded" line (which quotes arguments and result).
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 
