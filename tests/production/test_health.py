@@ -94,3 +94,13 @@ def test_a_check_that_hangs_is_reported_as_failing_and_does_not_hang_readyz(anon
 
 def test_health_endpoints_take_only_safe_methods(anon_client):
     assert anon_client.post("/healthz").status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+@pytest.mark.django_db
+def test_probes_answer_any_host_and_plain_http_behind_tls(anon_client, settings):
+    settings.ALLOWED_HOSTS = ["fido.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert anon_client.get("/healthz", HTTP_HOST="10.0.0.7:8000").status_code == HTTPStatus.OK
+    assert anon_client.get("/readyz", HTTP_HOST="10.0.0.7:8000").status_code == HTTPStatus.OK
+    assert anon_client.get("/api/schema/", HTTP_HOST="10.0.0.7:8000").status_code == HTTPStatus.BAD_REQUEST

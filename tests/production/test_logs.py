@@ -52,8 +52,8 @@ def test_each_request_writes_one_json_line_and_returns_its_request_id(writer_cli
 
 
 def test_a_request_without_an_id_gets_a_fresh_one(anon_client, log_output):
-    first = anon_client.get("/healthz")["X-Request-ID"]
-    second = anon_client.get("/healthz", HTTP_X_REQUEST_ID="not an id\n")["X-Request-ID"]
+    first = anon_client.get("/api/schema/")["X-Request-ID"]
+    second = anon_client.get("/api/schema/", HTTP_X_REQUEST_ID="not an id\n")["X-Request-ID"]
 
     assert first and second and first != second
     assert "\n" not in second
