@@ -47,7 +47,7 @@ def fuzz_operation(operation, mode: GenerationMode, headers: dict, counts: Count
 def _summary(exc: BaseException) -> str:
     """The failure's headline lines (schemathesis prints pages of detail per failure)."""
     lines = [line.strip() for line in str(exc).splitlines()]
-    heads = [line for line in lines if line.startswith(("- ", "curl ", "[", "Schemathesis found"))]
+    heads = [line for line in lines if line.startswith(("- ", "curl ", "[", "`", "Schemathesis found"))]
     return " | ".join(heads[:8]) or type(exc).__name__
 
 
