@@ -24,3 +24,5 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Only the proxy in front may set X-Forwarded-* (HTTPS_ONLY trusts X-Forwarded-Proto).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No runtime control socket: nothing uses it, and it would need a writable home directory.
+control_socket_disable = True
