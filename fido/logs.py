@@ -42,6 +42,7 @@ _TASK_PAYLOAD = {"args", "kwargs", "return_value"}
 _SECRET_FIELD_NAMES = re.compile(r"(?i)(full_name|name|token|authorization|password|secret|key)")
 
 _ROUTE_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+_ROUTE_CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 _ROUTE_ANCHORS = re.compile(r"(?<![\\[])\^|\$$")
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -152,8 +153,8 @@ def _request_token(request) -> str:
 
 
 def _route_template(route: str) -> str:
-    """`api/v1/^transactions/(?P<pk>[^/.]+)/$` (a router's regex) → `api/v1/transactions/{pk}/`."""
-    return _ROUTE_ANCHORS.sub("", _ROUTE_GROUP.sub(r"{\1}", route))
+    """`api/v1/^transactions/(?P<pk>[^/.]+)/$` → `api/v1/transactions/{pk}/`; `<user_id:user_id>` → `{user_id}`."""
+    return _ROUTE_ANCHORS.sub("", _ROUTE_CONVERTER.sub(r"{\1}", _ROUTE_GROUP.sub(r"{\1}", route)))
 
 
 class RequestLogMiddleware:

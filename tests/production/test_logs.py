@@ -106,3 +106,11 @@ def test_each_task_writes_one_json_line_without_its_arguments(log_output):
     assert line["state"] == "SUCCESS"
     assert line["duration_ms"] >= 0
     assert NAME not in log_output.getvalue()
+
+
+def test_the_route_is_logged_as_a_template_not_the_path(writer_client, log_output):
+    writer_client.get("/api/v1/transactions/987654321/")
+    writer_client.get("/api/v1/users/42/transactions/")
+
+    routes = [line["route"] for line in _lines(log_output) if line.get("event") == "request"]
+    assert routes == ["api/v1/transactions/{pk}/", "api/v1/users/{user_id}/transactions/"]

@@ -80,8 +80,14 @@ def _new_client(scope: str = "read") -> APIClient:
     return client
 
 
+@pytest.fixture
+def fresh_cache_namespace(settings):
+    """Counters of this test only: user ids repeat across test databases, Redis outlives them."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+
+
 @pytest.mark.django_db
-def test_a_client_over_its_rate_gets_429_with_retry_after_in_the_error_shape(settings):
+def test_a_client_over_its_rate_gets_429_with_retry_after_in_the_error_shape(settings, fresh_cache_namespace):
     settings.THROTTLE_RATE_USER = "3/hour"
     client, other = _new_client(), _new_client()
 
