@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -126,7 +127,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def _names_in_body(request) -> list[str]:
-    """The `full_name` values of a JSON write body, read before any view (bounded by the body limit)."""
+    """The `full_name` (and other secret-looking) values of a JSON or form body, read before any view
+    (only bodies within the size limit; the body stays readable for the view)."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return []
     try:
@@ -136,7 +138,10 @@ def _names_in_body(request) -> list[str]:
     if not 0 < length <= settings.MAX_REQUEST_BODY_BYTES:
         return []
     try:
-        data = json.loads(request.body)
+        if request.content_type == "application/x-www-form-urlencoded":  # the admin's forms
+            data = {key: values[-1] for key, values in parse_qs(request.body.decode()).items()}
+        else:
+            data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         return []
     items = data if isinstance(data, list) else [data]
