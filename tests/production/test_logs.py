@@ -75,16 +75,28 @@ def test_no_name_token_or_key_is_logged_around_create_update_and_failures(
     assert invalid.status_code == HTTPStatus.BAD_REQUEST
 
     def fail(**fields):
-        raise RuntimeError(f"storage refused {fields['full_name']} under {settings.FIELD_ENCRYPTION_KEYS[0]}")
+        raise RuntimeError(
+            f"storage refused {fields['full_name']} of client {writer.key} under {settings.FIELD_ENCRYPTION_KEYS[0]}"
+            f" and {settings.SECRET_KEY}"
+        )
 
     monkeypatch.setattr(services, "transaction_create", fail)
     writer_client.raise_request_exception = False
     crashed = writer_client.post("/api/v1/transactions/", {**txn_body, "full_name": NAME}, format="json")
     assert crashed.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
 
+    # Django logs the path of a 404 ("Not Found: /api/v1/transactions/<token>/").
+    assert writer_client.get(f"/api/v1/transactions/{writer.key}/").status_code == HTTPStatus.NOT_FOUND
+
     output = log_output.getvalue()
     statuses = [line["status"] for line in _lines(log_output) if line.get("event") == "request"]
-    assert statuses == [HTTPStatus.CREATED, HTTPStatus.OK, HTTPStatus.BAD_REQUEST, HTTPStatus.INTERNAL_SERVER_ERROR]
+    assert statuses == [
+        HTTPStatus.CREATED,
+        HTTPStatus.OK,
+        HTTPStatus.BAD_REQUEST,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        HTTPStatus.NOT_FOUND,
+    ]
     assert any(line["level"] == "ERROR" and "[redacted]" in json.dumps(line) for line in _lines(log_output))
     for secret in _secrets(writer.key):
         assert secret not in output
