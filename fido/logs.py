@@ -142,7 +142,7 @@ def _names_in_body(request) -> list[str]:
             data = {key: values[-1] for key, values in parse_qs(request.body.decode()).items()}
         else:
             data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # the parser will answer 400 for these
         return []
     items = data if isinstance(data, list) else [data]
     names = []

@@ -126,3 +126,11 @@ def test_the_route_is_logged_as_a_template_not_the_path(writer_client, log_outpu
 
     routes = [line["route"] for line in _lines(log_output) if line.get("event") == "request"]
     assert routes == ["api/v1/transactions/{pk}/", "api/v1/users/{user_id}/transactions/"]
+
+
+def test_a_body_too_deep_to_parse_is_left_to_the_parser(writer_client):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = writer_client.generic("POST", "/api/v1/transactions/", body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
