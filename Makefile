@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 
-.PHONY: run test install env migrate demo lint bench
+.PHONY: run test install env migrate demo lint bench load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,8 @@ lint: install
 ## measures with wrk. Needs PostgreSQL, Redis and wrk on 127.0.0.1; see bench/run.py for settings.
 bench: install
 	$(PY) bench/run.py
+
+## Load and soak test (bounded, 127.0.0.1): 32 clients x 60 s against gunicorn with a real Celery
+## worker, then zero-5xx / row-count / analytics checks. Needs PostgreSQL and Redis; see README "Load test".
+load: install
+	$(PY) loadtest/run.py

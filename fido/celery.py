@@ -9,3 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fido.settings")
 app = Celery("fido")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from . import task_logs  # noqa: E402, F401 - JSON task logs and request ids (signals)

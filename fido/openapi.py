@@ -28,6 +28,7 @@ DESCRIPTIONS = {
     "413": "The request body is over 1 MiB.",
     "415": "The body's content type is not `application/json`.",
     "422": "The `Idempotency-Key` was already used with a different body.",
+    "429": "Too many requests from this client; retry after the `Retry-After` seconds.",
     "500": "An unexpected error; the body never holds details.",
 }
 

@@ -44,8 +44,3 @@ def permission_denied(request, exception=None):
             status=HTTPStatus.FORBIDDEN,
         )
     return defaults.permission_denied(request, exception)
-
-
-def healthz(request):
-    """Liveness: 200 while the process runs (SPEC §8)."""
-    return JsonResponse({"status": "ok"})

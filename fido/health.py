@@ -1,0 +1,126 @@
+"""Liveness and readiness (SPEC §8).
+
+`/healthz` answers while the process runs. `/readyz` asks the database, the cache and the broker,
+each in a thread of its own bounded by ``HEALTH_CHECK_TIMEOUT`` seconds so a hung dependency can
+never hang the probe. Only the database decides readiness: without the cache the API serves
+uncached, and without the broker writes still commit and their processing waits in the outbox.
+"""
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+OK = {"status": "ok"}
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _run_bounded(checks: dict[str, Callable[[], dict | None]], timeout: float) -> dict[str, dict]:
+    """Run every check at once, each in a daemon thread; a result, a failure or a time-out each."""
+    outcomes: dict[str, dict] = {name: {} for name in checks}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name]["result"] = checks[name]() or OK
+        except Exception as exc:  # any failure of a dependency is a reason to report
+            outcomes[name]["error"] = exc
+
+    threads = {name: threading.Thread(target=run, args=(name,), name=f"readyz-{name}", daemon=True) for name in checks}
+    deadline = time.monotonic() + timeout
+    for thread in threads.values():
+        thread.start()
+    results = {}
+    for name, thread in threads.items():
+        thread.join(max(0.0, deadline - time.monotonic()))
+        outcome = outcomes[name]
+        if thread.is_alive():
+            results[name] = {"status": "failing", "reason": f"no answer within {timeout:g} s"}
+        elif "error" in outcome:
+            results[name] = {"status": "failing", "reason": _reason(outcome["error"])}
+        else:
+            results[name] = outcome["result"]
+    return results
+
+
+def _reason(exc: Exception) -> str:
+    # Driver messages may quote a connection URL; its credentials must not leave the process.
+    message = _URL_CREDENTIALS.sub("***@", " ".join(str(exc).split()))[:300]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def check_database() -> None:
+    """The primary answers a trivial query (a fresh connection, closed again, in this thread)."""
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        connection.close()
+
+
+def check_cache() -> dict | None:
+    """Redis answers PING (django-redis would swallow errors, so ask its client directly)."""
+    client = getattr(cache, "client", None)
+    if client is not None and hasattr(client, "get_client"):
+        client.get_client(write=True).ping()
+        return None
+    return {"status": "ok", "detail": "in-process cache"}
+
+
+def check_broker() -> dict | None:
+    """The Celery broker accepts a connection; without one, tasks run in-process."""
+    if not settings.CELERY_BROKER_URL:
+        return {"status": "ok", "detail": "no broker: tasks run in-process after commit"}
+    from fido.celery import app
+
+    with app.connection_for_write(url=settings.CELERY_BROKER_URL) as connection:
+        connection.ensure_connection(max_retries=1, timeout=settings.HEALTH_CHECK_TIMEOUT)
+    return None
+
+
+CHECKS: dict[str, Callable[[], dict | None]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+}
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """Liveness: 200 while the process runs."""
+    return JsonResponse({"status": "ok"})
+
+
+class HealthCheckMiddleware:
+    """Answers the probes first: before host validation (a probe calls the pod or container by its
+    address, not by an allowed host name), before the HTTPS redirect, and without a log line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.probes = {"/healthz": healthz, "/readyz": readyz}
+
+    def __call__(self, request):
+        probe = self.probes.get(request.path_info)
+        return probe(request) if probe else self.get_response(request)
+
+
+@never_cache
+@require_safe
+def readyz(request):
+    """Readiness: 200 when the database answers, else 503; cache and broker are reported only."""
+    results = _run_bounded(CHECKS, settings.HEALTH_CHECK_TIMEOUT)
+    ready = results["database"]["status"] == "ok"
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", **results},
+        status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+    )

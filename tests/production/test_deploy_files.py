@@ -1,0 +1,214 @@
+"""Dockerfile and docker-compose.yml, read without a Docker engine: every command they run exists in
+the project, ports and variables agree with SPEC §2, the image runs as non-root, and compose has the
+services, health checks, start-up order, env file and named volumes of a production deployment."""
+
+import importlib
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PORT = 8000
+# SPEC §2, every variable of the contract.
+SPEC_VARIABLES = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "FIELD_ENCRYPTION_KEYS",
+    "FIELD_HASH_KEY",
+    "LARGE_TRANSACTION_THRESHOLD",
+    "ANALYTICS_CACHE_TTL",
+    "OVERVIEW_MAX_AGE",
+    "ALERT_WEBHOOK_URL",
+    "ALERT_WEBHOOK_SECRET",
+    "HTTPS_ONLY",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "TIME_ZONE",
+}
+# Read by the images themselves, not by our code.
+IMAGE_VARIABLES = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+CELERY_SUBCOMMANDS = {"worker", "beat", "inspect"}
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
+    text = (BASE_DIR / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in text.splitlines() if line.strip()]
+
+
+def runtime_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (name, _) in enumerate(instructions) if name == "FROM")
+    return instructions[last_from:]
+
+
+def exec_form(arguments: str) -> list[str]:
+    return json.loads(arguments) if arguments.lstrip().startswith("[") else shlex.split(arguments)
+
+
+def compose() -> dict:
+    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+
+
+def env_example() -> dict[str, str]:
+    pairs = {}
+    for line in (BASE_DIR / "deploy" / "env.example").read_text().splitlines():
+        line = line.strip().lstrip("# ").strip()
+        if re.match(r"^[A-Z][A-Z0-9_]*=", line):
+            name, _, value = line.partition("=")
+            pairs.setdefault(name, value)
+    return pairs
+
+
+def assert_command_exists(argv: list[str]) -> None:
+    """A command of ours: manage.py subcommands, gunicorn apps, Celery apps, python -c snippets."""
+    program = Path(argv[0]).name
+    if program == "python" and argv[1:2] == ["manage.py"]:
+        assert argv[2] in get_commands(), f"manage.py has no command {argv[2]!r}"
+    elif program == "python" and argv[1:2] == ["-c"]:
+        compile(argv[2], "<healthcheck>", "exec")
+        for module in re.findall(r"from ([\w.]+) import|import ([\w.]+)", argv[2]):
+            importlib.import_module(module[0] or module[1])
+    elif program == "gunicorn":
+        config = argv[argv.index("--config") + 1]
+        assert (BASE_DIR / config).is_file()
+        module, _, attr = argv[-1].partition(":")
+        assert callable(getattr(importlib.import_module(module), attr))
+    elif program == "celery":
+        app_module = argv[argv.index("-A") + 1]
+        assert importlib.import_module(app_module).celery_app.main == "fido"
+        assert set(argv) & CELERY_SUBCOMMANDS
+    else:
+        pytest.fail(f"unknown command {argv}")
+
+
+def test_dockerfile_is_multi_stage_on_slim_python_311():
+    bases = [args.split()[0] for name, args in dockerfile_instructions() if name == "FROM"]
+
+    assert len(bases) >= 2
+    assert all(base.startswith("python:3.11-slim") for base in bases)
+    copies = [args for name, args in runtime_stage() if name == "COPY"]
+    assert any(args.startswith("--from=build") for args in copies)
+
+
+def test_image_runs_as_a_non_root_user():
+    users = [args.strip() for name, args in runtime_stage() if name == "USER"]
+
+    assert users, "the runtime stage must switch user"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert not any(name == "USER" for name, _ in runtime_stage()[runtime_stage().index(("USER", users[-1])) + 1 :])
+
+
+def test_image_installs_requirements_and_collects_static_files():
+    runs = " ".join(args for name, args in dockerfile_instructions() if name == "RUN")
+
+    assert "-r requirements.txt" in runs
+    assert "manage.py collectstatic --noinput" in runs
+
+
+def test_dockerfile_commands_exist_and_health_check_calls_healthz_on_the_exposed_port():
+    stage = dict((name, args) for name, args in runtime_stage() if name in {"CMD", "EXPOSE", "HEALTHCHECK"})
+
+    assert stage["EXPOSE"].split() == [str(PORT)]
+    assert_command_exists(exec_form(stage["CMD"]))
+    health_cmd = exec_form(stage["HEALTHCHECK"].split("CMD", 1)[1])
+    assert f"http://127.0.0.1:{PORT}/healthz" in health_cmd[-1]
+    assert_command_exists(health_cmd)
+
+
+def test_gunicorn_binds_the_exposed_port():
+    config: dict = {}
+    exec((BASE_DIR / "deploy" / "gunicorn.conf.py").read_text(), config)  # noqa: S102 - our own config file
+
+    assert config["bind"] == f"0.0.0.0:{PORT}"
+    assert config["accesslog"] is None
+
+
+def test_compose_has_the_services_of_a_deployment():
+    services = compose()["services"]
+
+    assert set(services) == {"db", "redis", "migrate", "web", "worker", "beat"}
+    assert services["db"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+
+
+def test_every_compose_command_exists_in_the_project():
+    services = compose()["services"]
+
+    for name in ("migrate", "web", "worker", "beat"):
+        assert_command_exists(services[name]["command"])
+    assert services["migrate"]["command"][:3] == ["python", "manage.py", "migrate"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "fido", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "fido", "beat"]
+
+
+def test_compose_health_checks_and_start_up_order():
+    services = compose()["services"]
+
+    for name in ("db", "redis", "web", "worker", "beat"):
+        assert services[name]["healthcheck"]["test"], name
+    assert f"127.0.0.1:{PORT}/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert_command_exists(services["web"]["healthcheck"]["test"][1:])
+    assert_command_exists(shlex.split(services["worker"]["healthcheck"]["test"][1]))
+    assert_command_exists(services["beat"]["healthcheck"]["test"][1:])
+    assert services["migrate"]["restart"] == "no"
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["redis"]["condition"] == "service_healthy"
+    assert services["web"]["ports"] == [f"{PORT}:{PORT}"]
+
+
+def test_compose_reads_its_configuration_from_the_env_file_and_keeps_data_in_named_volumes():
+    spec = compose()
+
+    for name in ("db", "migrate", "web", "worker", "beat"):
+        assert spec["services"][name]["env_file"] == ".env.production"
+        assert "environment" not in spec["services"][name]
+    named = set(spec["volumes"])
+    for name in ("db", "redis", "beat"):
+        for mount in spec["services"][name]["volumes"]:
+            assert mount.split(":")[0] in named
+
+
+def test_env_example_covers_spec_variables_and_holds_no_secret():
+    example = env_example()
+
+    assert set(example) >= SPEC_VARIABLES
+    assert example["DEBUG"] == "0"
+    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "POSTGRES_PASSWORD"):
+        assert example[name] == "CHANGE_ME"
+
+
+def test_every_variable_of_the_env_example_is_read_by_the_project():
+    sources = (BASE_DIR / "fido" / "settings.py").read_text() + (BASE_DIR / "deploy" / "gunicorn.conf.py").read_text()
+
+    unread = {name for name in env_example() if name not in IMAGE_VARIABLES and f'"{name}"' not in sources}
+
+    assert unread == set()
+
+
+def test_service_urls_point_at_compose_services():
+    example, services = env_example(), compose()["services"]
+
+    assert re.match(r"^postgres://[^@]+@db:5432/", example["DATABASE_URL"])
+    assert example["DATABASE_URL"].rsplit("/", 1)[1] == example["POSTGRES_DB"]
+    assert example["REDIS_URL"].startswith("redis://redis:6379/")
+    assert example["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
+    assert {"db", "redis"} <= set(services)
+
+
+def test_dockerignore_keeps_secrets_and_local_data_out_of_the_image():
+    ignored = (BASE_DIR / ".dockerignore").read_text().splitlines()
+
+    for entry in (".env", ".venv", ".git", "*.sqlite3"):
+        assert entry in ignored
