@@ -36,6 +36,8 @@ class _ReadView(generics.GenericAPIView):
     queryset = transaction_list()
     filter_backends = []
     pagination_class = None
+    # Documented as 400s in the schema (fido/openapi.py): a malformed or reversed period.
+    query_validation_error_codes = {"date_from": {"invalid"}, "date_to": {"invalid"}}
 
     def period(self) -> dict:
         serializer = PeriodSerializer(data=self.request.query_params)

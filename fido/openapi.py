@@ -90,7 +90,8 @@ class AutoSchema(StandardizedErrorsAutoSchema):
     """drf-standardized-errors' schema, told which operations can answer 409, 413 and 422.
 
     A view declares ``idempotent_actions`` (the actions that honour ``Idempotency-Key``); a paginator
-    declares ``validation_error_codes`` (its query parameters and their error codes); a serializer
+    declares ``validation_error_codes`` (its query parameters and their error codes), and so may a view
+    (``query_validation_error_codes``) that validates query parameters itself; a serializer
     with ``rejects_unknown_fields`` gets ``additionalProperties: false`` in its request schema.
     """
 
@@ -112,6 +113,8 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if paginator is not None and self._is_list_view():
             for field, codes in getattr(paginator, "validation_error_codes", {}).items():
                 errors.setdefault(field, set()).update(codes)
+        for field, codes in getattr(self.view, "query_validation_error_codes", {}).items():
+            errors.setdefault(field, set()).update(codes)
         if self._is_idempotent():
             from transactions.idempotency import HEADER  # apps are not importable when settings load
 

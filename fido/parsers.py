@@ -7,27 +7,30 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+MAX_DEPTH = 64
 
-def _has_lone_surrogate(data) -> bool:
-    """True when a key or string anywhere in `data` holds a lone surrogate (a `\\ud800` escape).
 
-    Such a string cannot be encoded as UTF-8, so it could not even be echoed back in an error.
+def _check_structure(data) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings holding a lone surrogate (a `\\ud800` escape).
+
+    Depth is capped so that no later stage (validation, fingerprinting, error rendering) can run out
+    of stack on a body that json.loads happened to accept; a lone surrogate cannot be encoded as
+    UTF-8, so it could not even be echoed back in an error.
     """
-    stack = [data]
+    stack = [(data, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             if not item.isascii():
                 try:
                     item.encode("utf-8")
                 except UnicodeEncodeError:
-                    return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+                    raise ParseError("JSON parse error - a string holds a lone surrogate (\\ud800-\\udfff)") from None
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 class DecimalJSONParser(JSONParser):
@@ -46,7 +49,6 @@ class DecimalJSONParser(JSONParser):
         except (ValueError, LookupError) as exc:  # LookupError: an unknown charset
             raise ParseError(f"JSON parse error - {exc}") from exc
         except RecursionError as exc:
-            raise ParseError("JSON parse error - nested too deeply") from exc
-        if _has_lone_surrogate(data):
-            raise ParseError("JSON parse error - a string holds a lone surrogate (\\ud800-\\udfff)")
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels") from exc
+        _check_structure(data)
         return data

@@ -64,13 +64,27 @@ def test_empty_body_or_unknown_charset_is_a_400(write_client, raw, content_type)
     assert_error_shape(response, HTTPStatus.BAD_REQUEST, error_type=None)
 
 
-def test_deep_but_parsable_nesting_in_an_unknown_field_is_a_400(write_client, txn_body):
-    deep = "[" * 900 + "]" * 900
+def test_nesting_within_the_limit_in_an_unknown_field_is_a_validation_400(write_client, txn_body):
+    deep = "[" * 60 + "]" * 60
     raw = json.dumps(txn_body)[:-1] + f', "extra": {deep}}}'
 
     response = write_client.post(LIST_URL, raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep")
 
-    assert_error_shape(response, HTTPStatus.BAD_REQUEST, "validation_error")
+    body = assert_error_shape(response, HTTPStatus.BAD_REQUEST, "validation_error")
+    assert body["errors"][0]["attr"] == "extra"
+
+
+@pytest.mark.parametrize("depth", [70, 900])
+def test_nesting_past_the_limit_is_a_parse_400(write_client, txn_body, depth):
+    deep = "[" * depth + "]" * depth
+    raw = json.dumps(txn_body)[:-1] + f', "extra": {deep}}}'
+
+    response = write_client.post(LIST_URL, raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep")
+
+    body = assert_error_shape(response, HTTPStatus.BAD_REQUEST)
+    assert body["errors"][0]["code"] == "parse_error"
+    assert "nested deeper than 64 levels" in body["errors"][0]["detail"]
+    assert not Transaction.objects.exists()
 
 
 @pytest.mark.parametrize(
