@@ -6,15 +6,25 @@ PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 
-.PHONY: run test install env migrate demo lint bench load
+.PHONY: run test install install-dev env migrate demo lint bench load
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
+
+## Runtime dependencies only (what `make run` needs).
+$(VENV)/.installed: $(VENV)/bin/python requirements.txt
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+## Runtime plus test and tooling dependencies.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 .env:
 	$(PYTHON) scripts/prepare_env.py .env
@@ -34,19 +44,19 @@ run: demo
 	$(MANAGE) runserver 127.0.0.1:8000
 
 ## The whole test suite (embedded unless DATABASE_URL / REDIS_URL / CELERY_BROKER_URL are set).
-test: migrate
+test: install-dev migrate
 	$(PY) -m pytest
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 ## Benchmark (about 3-4 minutes): seeds a throw-away PostgreSQL database, serves it with gunicorn,
 ## measures with wrk. Needs PostgreSQL, Redis and wrk on 127.0.0.1; see bench/run.py for settings.
-bench: install
+bench: install-dev
 	$(PY) bench/run.py
 
 ## Load and soak test (bounded, 127.0.0.1): 32 clients x 60 s against gunicorn with a real Celery
 ## worker, then zero-5xx / row-count / analytics checks. Needs PostgreSQL and Redis; see README "Load test".
-load: install
+load: install-dev
 	$(PY) loadtest/run.py
