@@ -20,6 +20,18 @@ def scope_permissions(scope: str) -> list[Permission]:
     return perms
 
 
+def sync_scope_groups(**kwargs) -> None:
+    """Give the existing `api-read`/`api-write` groups exactly their scope's permissions.
+
+    Runs after every `migrate` (post_migrate), so clients created before a model joined
+    CLIENT_MODELS get its permissions too.
+    """
+    for scope in SCOPES:
+        group = Group.objects.filter(name=f"api-{scope}").first()
+        if group is not None:
+            group.permissions.set(scope_permissions(scope))
+
+
 @transaction.atomic
 def api_client_create(*, name: str, scope: str) -> Token:
     """Create a client user in the `api-<scope>` group and return its new token."""

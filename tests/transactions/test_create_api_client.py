@@ -72,3 +72,19 @@ def test_duplicate_name_is_refused_and_the_first_token_keeps_working():
 def test_bad_name_is_refused(name):
     with pytest.raises(CommandError):
         run(name, "--scope", "read")
+
+
+def test_migrate_gives_existing_clients_the_permissions_of_their_scope():
+    from django.contrib.auth.models import Group
+    from django.core.management.sql import emit_post_migrate_signal
+
+    token = run("old-reader", "--scope", "read").splitlines()[-1]
+    Group.objects.get(name="api-read").permissions.clear()  # as a group made before a model joined
+    reader = _client_with_token(token)
+    assert reader.get("/api/v1/alerts/").status_code == HTTPStatus.FORBIDDEN
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    assert reader.get("/api/v1/alerts/").status_code == HTTPStatus.OK
+    assert reader.get(LIST_URL).status_code == HTTPStatus.OK
+    assert reader.post(LIST_URL, {}, format="json").status_code == HTTPStatus.FORBIDDEN
