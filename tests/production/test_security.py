@@ -24,6 +24,7 @@ def production_env(**overrides: str) -> dict[str, str]:
     """The variables of a production deployment (SQLite stands in for the database: no query runs)."""
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
+        ENV_FILE="",  # a developer's or CI's .env must not fill in what a test leaves out
         DEBUG="0",
         HTTPS_ONLY="1",
         SECRET_KEY=secrets.token_urlsafe(64),
