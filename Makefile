@@ -54,6 +54,7 @@ lint: install-dev
 ## Benchmark (about 3-4 minutes): seeds a throw-away PostgreSQL database, serves it with gunicorn,
 ## measures with wrk. Needs PostgreSQL, Redis and wrk on 127.0.0.1; see bench/run.py for settings.
 bench: install-dev
+	@command -v wrk >/dev/null || (echo "Installing wrk (Debian package)"; apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/run.py
 
 ## Load and soak test (bounded, 127.0.0.1): 32 clients x 60 s against gunicorn with a real Celery
