@@ -9,6 +9,7 @@ from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from transactions.masking import FullNameMaskingMixin
 from transactions.pagination import TransactionKeysetPagination
 from transactions.selectors import transaction_list
 from transactions.serializers import TransactionSerializer
@@ -52,7 +53,7 @@ class _ReadView(generics.GenericAPIView):
 
 
 @extend_schema(parameters=[USER_ID_PARAMETER])
-class UserTransactionHistoryView(generics.ListAPIView):
+class UserTransactionHistoryView(FullNameMaskingMixin, generics.ListAPIView):
     """A user's transactions, newest first; an empty page for an unknown user."""
 
     queryset = transaction_list()

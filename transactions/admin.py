@@ -18,17 +18,12 @@ from django.utils.html import format_html
 
 from . import services
 from .fields import name_hash
+from .masking import VIEW_FULL_NAME, mask_name
 from .models import MAX_AMOUNT, MAX_USER_ID, OutboxEvent, Transaction
 from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE
 from .signals import outbox_event_committed
 
-VIEW_FULL_NAME = "transactions.view_full_name"
 MIN_AMOUNT = Decimal("0.01")
-
-
-def mask_name(name: str) -> str:
-    """Each word's first letter, then stars: at least three, so a short word does not show its length."""
-    return " ".join(word[0] + "*" * max(3, len(word) - 1) for word in name.split())
 
 
 class TransactionAdminForm(forms.ModelForm):

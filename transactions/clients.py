@@ -13,7 +13,8 @@ CLIENT_MODELS = {"transactions": ["transaction"], "analytics": ["alert", "credit
 def scope_permissions(scope: str) -> list[Permission]:
     """`view_*` for read; also add/change/delete for write."""
     actions = ["view"] if scope == "read" else ["view", "add", "change", "delete"]
-    perms = []
+    # Clients are authorised for names (SPEC §5: returned in plain text to authorised clients).
+    perms = list(Permission.objects.filter(content_type__app_label="transactions", codename="view_full_name"))
     for app_label, models in CLIENT_MODELS.items():
         codenames = [f"{action}_{model}" for model in models for action in actions]
         perms += list(Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))

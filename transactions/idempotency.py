@@ -7,6 +7,7 @@ retry can take it over. The stored response is encrypted, since it holds the nam
 """
 
 import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -57,8 +58,10 @@ def read_key(request) -> str | None:
 
 
 def fingerprint(request) -> str:
+    """Keyed (FIELD_HASH_KEY) so that a stored fingerprint cannot be matched against guessed names."""
     body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    message = f"{request.method} {request.path}\n{body}".encode()
+    return hmac.new(settings.FIELD_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _claim(*, client, key: str, request_fingerprint: str) -> Claim | IdempotencyRecord:

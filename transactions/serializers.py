@@ -146,7 +146,10 @@ class TransactionSerializer(serializers.ModelSerializer):
     rejects_unknown_fields = True  # also published in the OpenAPI schema (fido.openapi)
 
     user_id = StrictUserIdField()
-    full_name = NameField()
+    full_name = NameField(
+        help_text="Plain text for clients holding `transactions.view_full_name` (every API client); "
+        "masked (`A*** M*****`) for a staff session without it."
+    )
     transaction_date = TransactionDateField()
     transaction_amount = MoneyField()
     transaction_type = serializers.ChoiceField(choices=TransactionType.choices)

@@ -12,6 +12,7 @@ from . import services
 from .filters import TransactionFilter
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import run_idempotently
+from .masking import FullNameMaskingMixin
 from .pagination import TransactionKeysetPagination
 from .selectors import transaction_list
 from .serializers import TransactionSerializer
@@ -35,7 +36,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
         responses={HTTPStatus.CREATED: TransactionSerializer},
     ),
 )
-class TransactionViewSet(viewsets.ModelViewSet):
+class TransactionViewSet(FullNameMaskingMixin, viewsets.ModelViewSet):
     """Create, read, update and delete transactions."""
 
     queryset = transaction_list()
