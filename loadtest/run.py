@@ -80,6 +80,7 @@ def server_env() -> dict[str, str]:
         GUNICORN_WORKERS=os.environ.get("LOAD_GUNICORN_WORKERS", "3"),
         GUNICORN_THREADS=os.environ.get("LOAD_GUNICORN_THREADS", "4"),
         PYTHONUNBUFFERED="1",
+        ENV_FILE="",  # only the variables above: no .env of the checkout leaks in
     )
     return env
 
