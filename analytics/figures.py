@@ -115,5 +115,65 @@ def rebuild_user_figures() -> int:
     return UserDayFigures.objects.count()
 
 
+RECONCILE_LOCK_ID = 0x46_49_44_52  # "FIDR": the advisory lock of reconciliations
+
+
+def reconciliation_sql() -> tuple[str, list]:
+    """One statement: upsert (raw aggregate - figures) wherever they differ; returns the changed rows.
+
+    The difference is read from one snapshot, in which every write's raw row and its figure delta are
+    both visible or both not (one database transaction); so the difference does not depend on writes
+    in flight, and adding it (the writes' own upsert) composes with theirs.
+    """
+    table = connection.ops.quote_name(UserDayFigures._meta.db_table)
+    raw_sql, params = figures_from_raw_rows().query.sql_with_params()
+    differences = ", ".join(f"COALESCE(r.{field}, 0) - COALESCE(f.{field}, 0) AS {field}" for field in FIELDS)
+    sql = (
+        f"WITH raw AS ({raw_sql}), diff AS ("  # noqa: S608  (no user text)
+        f"SELECT COALESCE(r.user_id, f.user_id) AS user_id, COALESCE(r.day, f.day) AS day, {differences} "
+        f"FROM raw r FULL OUTER JOIN {table} f ON f.user_id = r.user_id AND f.day = r.day) "
+        f"INSERT INTO {table} (user_id, day, {', '.join(FIELDS)}) "
+        f"SELECT user_id, day, {', '.join(FIELDS)} FROM diff "
+        f"WHERE {' OR '.join(f'{field} <> 0' for field in FIELDS)} ORDER BY user_id, day "
+        f"ON CONFLICT (user_id, day) DO UPDATE SET "
+        + ", ".join(f"{field} = {table}.{field} + excluded.{field}" for field in FIELDS)
+        + " RETURNING user_id, day, credit_count + debit_count"
+    )
+    return sql, list(params)
+
+
+@transaction.atomic
+def reconcile() -> set[int]:
+    """Correct the figures wherever they differ from the raw rows (a change made in SQL); returns the users.
+
+    Writers are not locked out: the correction is computed and added in one statement (see
+    ``reconciliation_sql``), rows left empty are deleted and the corrected days noted for the
+    overview, as after a write's deltas. Runs are serialised (an advisory lock on PostgreSQL: a run
+    that finds another one under way does nothing; SQLite serialises writers) so no correction is
+    applied twice. Costs one scan of the transactions. The caller replaces the users' cache
+    generations once this has committed.
+    """
+    table = connection.ops.quote_name(UserDayFigures._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK_ID])
+            if not cursor.fetchone()[0]:
+                return set()
+        cursor.execute(*reconciliation_sql())
+        changed = [(user_id, _date(day), count) for user_id, day, count in cursor.fetchall()]
+        emptied = sorted((user_id, day) for user_id, day, count in changed if count == 0)
+        if emptied:
+            cursor.executemany(
+                f"DELETE FROM {table} WHERE user_id = %s AND day = %s AND credit_count = 0 AND debit_count = 0",  # noqa: S608
+                emptied,
+            )
+    OverviewChange.objects.bulk_create([OverviewChange(day=day) for day in sorted({day for _, day, _ in changed})])
+    return {user_id for user_id, _, _ in changed}
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
 def all_days() -> Iterable[dt.date]:
     return UserDayFigures.objects.values_list("day", flat=True).distinct().order_by("day")

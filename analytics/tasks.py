@@ -9,7 +9,7 @@ import logging
 
 from celery import shared_task
 
-from . import cache, overview, processing, webhooks
+from . import cache, figures, overview, processing, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,13 @@ def publish_alert_delivery(alert_id: int) -> bool:
 
 
 @shared_task(ignore_result=True)
-def refresh_analytics() -> None:
-    """Fold pending writes into the overview, and recompute hot cache entries before they expire."""
+def refresh_analytics() -> list[int]:
+    """Correct figures changed behind the API, fold pending changes into the overview, recompute hot entries.
+
+    Returns the users whose figures were corrected (their cached answers are invalidated).
+    """
+    corrected = figures.reconcile()
+    cache.bump_generations(corrected)
     overview.apply_changes()
     cache.refresh_hot_entries()
+    return sorted(corrected)

@@ -361,8 +361,9 @@ LOGGING = {
 }
 
 # --- Analytics ------------------------------------------------------------------------------
-# The refresh folds pending writes into the overview and recomputes hot cache entries before they
-# expire: often enough for both (entries are refreshed from half their TTL on).
+# The refresh reconciles the figures with changes made in SQL, folds pending writes into the overview
+# and recomputes hot cache entries before they expire: often enough for all three (entries are
+# refreshed from half their TTL on; at most TTL/2 apart, a SQL change shows within the TTL when TTL >= 10).
 ANALYTICS_REFRESH_SECONDS = max(5, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
 CELERY_BEAT_SCHEDULE["analytics-refresh"] = {
     "task": "analytics.tasks.refresh_analytics",
