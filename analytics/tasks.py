@@ -70,13 +70,19 @@ def publish_alert_delivery(alert_id: int) -> bool:
 
 
 @shared_task(ignore_result=True)
-def refresh_analytics() -> list[int]:
-    """Correct figures changed behind the API, fold pending changes into the overview, recompute hot entries.
+def refresh_analytics() -> None:
+    """Fold pending writes into the overview, and recompute hot cache entries before they expire."""
+    overview.apply_changes()
+    cache.refresh_hot_entries()
 
-    Returns the users whose figures were corrected (their cached answers are invalidated).
+
+@shared_task(ignore_result=True)
+def reconcile_analytics() -> list[int]:
+    """Correct the figures of changes made behind the API (SQL), and invalidate those users' answers.
+
+    A full scan of the transactions (seconds at a million rows), so it runs at ANALYTICS_RECONCILE_SECONDS,
+    not at every refresh. Returns the users whose figures were corrected.
     """
     corrected = figures.reconcile()
     cache.bump_generations(corrected)
-    overview.apply_changes()
-    cache.refresh_hot_entries()
     return sorted(corrected)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from analytics.models import UserDayFigures
-from analytics.tasks import refresh_analytics
+from analytics.tasks import reconcile_analytics
 from transactions import services
 from transactions.models import Transaction
 
@@ -42,7 +42,7 @@ def test_raw_update_of_an_amount(create, read_client):
     assert warm(read_client, 42)["credit"] == {"count": 2, "total": "15.00"}
     sql("UPDATE {table} SET transaction_amount = %s WHERE id = %s", [Decimal("99.99"), txn["id"]])
 
-    corrected = refresh_analytics()
+    corrected = reconcile_analytics()
 
     assert corrected == [42]
     assert maintained() == recomputed()
@@ -63,7 +63,7 @@ def test_raw_insert(create, read_client):
         [dt.datetime(2026, 2, 1, 12, tzinfo=dt.UTC), Decimal("3.50"), "debit", txn.pk],
     )
 
-    assert refresh_analytics() == [42]
+    assert reconcile_analytics() == [42]
 
     assert maintained() == recomputed()
     response = read_client.get(ANALYTICS.format(42))
@@ -80,7 +80,7 @@ def test_raw_delete(create, read_client):
     warm(read_client, 7)
     sql("DELETE FROM {table} WHERE id = %s", [other["id"]])
 
-    assert refresh_analytics() == [7]
+    assert reconcile_analytics() == [7]
 
     assert maintained() == recomputed()
     assert not UserDayFigures.objects.filter(user_id=7).exists()  # an emptied row is deleted
@@ -100,7 +100,7 @@ def test_raw_move_to_another_user_and_day(create, read_client):
         [7, dt.datetime(2026, 3, 9, 10, tzinfo=dt.UTC), txn["id"]],
     )
 
-    assert refresh_analytics() == [7, 42]
+    assert reconcile_analytics() == [7, 42]
 
     assert maintained() == recomputed()
     assert read_client.get(ANALYTICS.format(42)).status_code == HTTPStatus.NOT_FOUND
@@ -119,7 +119,7 @@ def test_nothing_to_correct_bumps_nothing(create, read_client):
     warm(read_client, 42)
     before = maintained()
 
-    assert refresh_analytics() == []
+    assert reconcile_analytics() == []
 
     assert maintained() == before
     assert read_client.get(ANALYTICS.format(42))["X-Cache"] == "HIT"
@@ -150,7 +150,7 @@ def test_reconciling_while_writing_loses_and_doubles_nothing():
     def reconcile():
         try:
             while not done.is_set():
-                runs.append(refresh_analytics())
+                runs.append(reconcile_analytics())
         except Exception as exc:  # reported below
             errors.append(exc)
         finally:
