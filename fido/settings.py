@@ -7,6 +7,7 @@ cache and tasks executed in-process after commit. Setting ``DATABASE_URL``, ``RE
 
 import base64
 import hashlib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -207,10 +208,28 @@ OUTBOX_RETRY_MAX = 600
 ALERT_WEBHOOK_RETRY_DELAYS = [30, 60, 120, 240, 480, 900, 900, 900, 900, 900]
 ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=3.0)
 
+
 # --- Business rules -------------------------------------------------------------------------
-LARGE_TRANSACTION_THRESHOLD = env.str("LARGE_TRANSACTION_THRESHOLD", default="10000.00")
+def _positive_decimal(name: str, default: str) -> Decimal:
+    """A money amount: a bad or non-positive value is a start-up error, not a failure at the first write."""
+    raw = env.str(name, default=default)
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value <= 0:
+        raise ImproperlyConfigured(f"The environment variable {name} must be a decimal amount above 0, not {raw!r}.")
+    return value
+
+
+LARGE_TRANSACTION_THRESHOLD = _positive_decimal("LARGE_TRANSACTION_THRESHOLD", "10000.00")
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
 ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
+if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_SECRET and not DEBUG:
+    # Unsigned pushes could not be told from forged ones by the receiver.
+    raise ImproperlyConfigured(
+        "The environment variable ALERT_WEBHOOK_SECRET is required when ALERT_WEBHOOK_URL is set and DEBUG is off."
+    )
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 
 # --- Internationalisation -------------------------------------------------------------------
