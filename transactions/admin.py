@@ -5,7 +5,6 @@ name goes through the keyed hash, so no row is decrypted to find it; every save 
 through ``services`` so derived figures and processing follow admin edits as they follow the API.
 """
 
-import unicodedata
 from decimal import Decimal
 
 from django import forms
@@ -19,7 +18,7 @@ from django.utils.html import format_html
 from . import services
 from .fields import name_hash
 from .models import MAX_AMOUNT, MAX_USER_ID, OutboxEvent, Transaction
-from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE
+from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE, has_forbidden_characters
 from .signals import outbox_event_committed
 
 VIEW_FULL_NAME = "transactions.view_full_name"
@@ -55,7 +54,7 @@ class TransactionAdminForm(forms.ModelForm):
 
     def clean_full_name(self):
         value = self.cleaned_data["full_name"]
-        if any(unicodedata.category(char) == "Cc" for char in value):
+        if has_forbidden_characters(value):
             raise forms.ValidationError("Must not contain NUL or other control characters.")
         return value
 
