@@ -117,16 +117,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A database that does not answer must not hold a request, or a /readyz thread, for the OS's TCP timeout.
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=5)
+
+
+def _with_connect_timeout(database: dict) -> dict:
+    if "postgresql" in database["ENGINE"]:
+        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    return database
+
+
+_with_connect_timeout(DATABASES["default"])
 # Read replicas (fido/db_router.py): reads that need no freshness go there, the rest to "default".
 DATABASE_REPLICAS = []
 for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
     _alias = f"replica_{_number}"
-    DATABASES[_alias] = {
-        **env.db_url_config(_url),
-        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
-        "CONN_HEALTH_CHECKS": True,
-        "TEST": {"MIRROR": "default"},
-    }
+    DATABASES[_alias] = _with_connect_timeout(
+        {
+            **env.db_url_config(_url),
+            "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+            "CONN_HEALTH_CHECKS": True,
+            "TEST": {"MIRROR": "default"},
+        }
+    )
     DATABASE_REPLICAS.append(_alias)
 DATABASE_ROUTERS = ["fido.db_router.PrimaryReplicaRouter"] if DATABASE_REPLICAS else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
