@@ -8,6 +8,7 @@ receiver can drop duplicates (delivery is at least once). The state of each push
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import random
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from .models import Alert
@@ -42,17 +44,30 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse every redirect: urllib would follow a 301/302/303 with a GET without the body, and a 2xx
+    to that GET is no delivery. The 3xx is then raised as an HTTPError, a failed attempt."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: bytes, headers: dict) -> str | None:
     """POST and return None on a 2xx answer, else a short reason."""
     if not url.startswith(("http://", "https://")):
         return "ALERT_WEBHOOK_URL is not an http(s) URL"
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked)
     try:
-        with urllib.request.urlopen(request, timeout=settings.ALERT_WEBHOOK_TIMEOUT) as response:  # noqa: S310
+        with _opener.open(request, timeout=settings.ALERT_WEBHOOK_TIMEOUT) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    # http.client errors (a garbled status line, an over-long header, a bad port) and ValueError are
+    # no OSError, yet just as much a failed attempt.
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
         return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]
     return None if 200 <= status < 300 else f"HTTP {status}"
 
@@ -90,16 +105,18 @@ def deliver_alert(*, alert_id: int) -> float | None:
     if error is None:
         Alert.objects.filter(pk=alert_id).update(
             delivery_status=Alert.Delivery.DELIVERED,
-            delivery_attempts=attempts,
+            delivery_attempts=F("delivery_attempts") + 1,
             delivered_at=now,
             delivery_next_attempt_at=None,
             delivery_last_error="",
         )
         return None
     delay = retry_delay(attempts)
-    Alert.objects.filter(pk=alert_id).update(
+    # Only a push still pending records a failure: a concurrent push (relay copy, admin retry) may have
+    # delivered it meanwhile, and its attempts count as well.
+    updated = Alert.objects.filter(pk=alert_id, delivery_status=Alert.Delivery.PENDING).update(
         delivery_status=Alert.Delivery.FAILED if delay is None else Alert.Delivery.PENDING,
-        delivery_attempts=attempts,
+        delivery_attempts=F("delivery_attempts") + 1,
         delivery_last_error=error,
         # The task's retry comes first; the relay steps in only if that message is lost.
         delivery_next_attempt_at=(
@@ -107,7 +124,7 @@ def deliver_alert(*, alert_id: int) -> float | None:
         ),
     )
     logger.warning("alert %s push attempt %s failed (%s)%s", alert_id, attempts, error, "; giving up" * (delay is None))
-    return delay
+    return delay if updated else None
 
 
 def retry_delivery(*, alert_id: int) -> bool:

@@ -2,8 +2,10 @@
 
 `/healthz` answers while the process runs. `/readyz` asks the database, the cache and the broker,
 each in a thread of its own bounded by ``HEALTH_CHECK_TIMEOUT`` seconds so a hung dependency can
-never hang the probe. Only the database decides readiness: without the cache the API serves
-uncached, and without the broker writes still commit and their processing waits in the outbox.
+never hang the probe; while a check's thread is still running, later probes wait on it instead of
+starting another (PostgreSQL connections also give up after ``DB_CONNECT_TIMEOUT`` seconds).
+Only the database decides readiness: without the cache the API serves uncached, and without the
+broker writes still commit and their processing waits in the outbox.
 """
 
 import re
@@ -23,26 +25,42 @@ OK = {"status": "ok"}
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
+# The thread of each check still running from an earlier probe, with the outcome it will fill in.
+_in_flight: dict[str, tuple[threading.Thread, dict]] = {}
+_in_flight_lock = threading.Lock()
+
+
+def _start(name: str, check: Callable[[], dict | None]) -> tuple[threading.Thread, dict, bool]:
+    """Start a check in a daemon thread, or join the one still running from an earlier probe, so a
+    hung dependency leaves at most one stuck thread per check. Returns (thread, outcome, joined)."""
+
+    def run(outcome: dict) -> None:
+        try:
+            outcome["result"] = check() or OK
+        except Exception as exc:  # any failure of a dependency is a reason to report
+            outcome["error"] = exc
+
+    with _in_flight_lock:
+        running = _in_flight.get(name)
+        if running is not None and running[0].is_alive():
+            return *running, True
+        outcome: dict = {}
+        thread = threading.Thread(target=run, args=(outcome,), name=f"readyz-{name}", daemon=True)
+        thread.start()
+        _in_flight[name] = (thread, outcome)
+        return thread, outcome, False
+
+
 def _run_bounded(checks: dict[str, Callable[[], dict | None]], timeout: float) -> dict[str, dict]:
     """Run every check at once, each in a daemon thread; a result, a failure or a time-out each."""
-    outcomes: dict[str, dict] = {name: {} for name in checks}
-
-    def run(name: str) -> None:
-        try:
-            outcomes[name]["result"] = checks[name]() or OK
-        except Exception as exc:  # any failure of a dependency is a reason to report
-            outcomes[name]["error"] = exc
-
-    threads = {name: threading.Thread(target=run, args=(name,), name=f"readyz-{name}", daemon=True) for name in checks}
     deadline = time.monotonic() + timeout
-    for thread in threads.values():
-        thread.start()
+    started = {name: _start(name, check) for name, check in checks.items()}
     results = {}
-    for name, thread in threads.items():
+    for name, (thread, outcome, joined) in started.items():
         thread.join(max(0.0, deadline - time.monotonic()))
-        outcome = outcomes[name]
         if thread.is_alive():
-            results[name] = {"status": "failing", "reason": f"no answer within {timeout:g} s"}
+            reason = "check still running since an earlier probe" if joined else f"no answer within {timeout:g} s"
+            results[name] = {"status": "failing", "reason": reason}
         elif "error" in outcome:
             results[name] = {"status": "failing", "reason": _reason(outcome["error"])}
         else:

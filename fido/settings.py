@@ -7,6 +7,7 @@ cache and tasks executed in-process after commit. Setting ``DATABASE_URL``, ``RE
 
 import base64
 import hashlib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -116,16 +117,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A database that does not answer must not hold a request, or a /readyz thread, for the OS's TCP timeout.
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=5)
+
+
+def _with_connect_timeout(database: dict) -> dict:
+    if "postgresql" in database["ENGINE"]:
+        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    return database
+
+
+_with_connect_timeout(DATABASES["default"])
 # Read replicas (fido/db_router.py): reads that need no freshness go there, the rest to "default".
 DATABASE_REPLICAS = []
 for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
     _alias = f"replica_{_number}"
-    DATABASES[_alias] = {
-        **env.db_url_config(_url),
-        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
-        "CONN_HEALTH_CHECKS": True,
-        "TEST": {"MIRROR": "default"},
-    }
+    DATABASES[_alias] = _with_connect_timeout(
+        {
+            **env.db_url_config(_url),
+            "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+            "CONN_HEALTH_CHECKS": True,
+            "TEST": {"MIRROR": "default"},
+        }
+    )
     DATABASE_REPLICAS.append(_alias)
 DATABASE_ROUTERS = ["fido.db_router.PrimaryReplicaRouter"] if DATABASE_REPLICAS else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -207,10 +221,28 @@ OUTBOX_RETRY_MAX = 600
 ALERT_WEBHOOK_RETRY_DELAYS = [30, 60, 120, 240, 480, 900, 900, 900, 900, 900]
 ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=3.0)
 
+
 # --- Business rules -------------------------------------------------------------------------
-LARGE_TRANSACTION_THRESHOLD = env.str("LARGE_TRANSACTION_THRESHOLD", default="10000.00")
+def _positive_decimal(name: str, default: str) -> Decimal:
+    """A money amount: a bad or non-positive value is a start-up error, not a failure at the first write."""
+    raw = env.str(name, default=default)
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value <= 0:
+        raise ImproperlyConfigured(f"The environment variable {name} must be a decimal amount above 0, not {raw!r}.")
+    return value
+
+
+LARGE_TRANSACTION_THRESHOLD = _positive_decimal("LARGE_TRANSACTION_THRESHOLD", "10000.00")
 ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
 ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
+if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_SECRET and not DEBUG:
+    # Unsigned pushes could not be told from forged ones by the receiver.
+    raise ImproperlyConfigured(
+        "The environment variable ALERT_WEBHOOK_SECRET is required when ALERT_WEBHOOK_URL is set and DEBUG is off."
+    )
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 
 # --- Internationalisation -------------------------------------------------------------------

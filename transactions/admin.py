@@ -5,7 +5,6 @@ name goes through the keyed hash, so no row is decrypted to find it; every save 
 through ``services`` so derived figures and processing follow admin edits as they follow the API.
 """
 
-import unicodedata
 from decimal import Decimal
 
 from django import forms
@@ -20,7 +19,7 @@ from . import services
 from .fields import name_hash
 from .masking import VIEW_FULL_NAME, mask_name
 from .models import MAX_AMOUNT, MAX_USER_ID, OutboxEvent, Transaction
-from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE
+from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE, has_forbidden_characters
 from .signals import outbox_event_committed
 
 MIN_AMOUNT = Decimal("0.01")
@@ -50,7 +49,7 @@ class TransactionAdminForm(forms.ModelForm):
 
     def clean_full_name(self):
         value = self.cleaned_data["full_name"]
-        if any(unicodedata.category(char) == "Cc" for char in value):
+        if has_forbidden_characters(value):
             raise forms.ValidationError("Must not contain NUL or other control characters.")
         return value
 

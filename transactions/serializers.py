@@ -120,6 +120,11 @@ class TransactionDateField(serializers.Field):
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
+def has_forbidden_characters(name: str) -> bool:
+    """Whether a name holds a character of FORBIDDEN_CATEGORIES (the API's and the admin's one rule)."""
+    return any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in name)
+
+
 class NameField(serializers.CharField):
     """A person's name: a JSON string, trimmed, 1-255 characters, no NUL or other control characters."""
 
@@ -135,7 +140,7 @@ class NameField(serializers.CharField):
 
     def run_validators(self, value):
         # NUL is refused by CharField itself (code null_characters_not_allowed); this catches the rest.
-        if any(unicodedata.category(char) in FORBIDDEN_CATEGORIES and char != "\x00" for char in value):
+        if has_forbidden_characters(value.replace("\x00", "")):
             self.fail("control_characters")
         super().run_validators(value)
 

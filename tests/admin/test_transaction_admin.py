@@ -184,6 +184,8 @@ def test_bulk_delete_goes_through_the_service(admin_client):
         ("transaction_amount", "1.005"),
         ("transaction_amount", "1000000000000.00"),
         ("full_name", "Ama\x07Mensah"),
+        ("full_name", "Ama\u2028Mensah"),
+        ("full_name", "Ama\u2029Mensah"),
         ("full_name", "   "),
         ("transaction_date_0", "2999-01-01"),
         ("transaction_type", "refund"),

@@ -3,6 +3,7 @@
 import datetime as dt
 import threading
 from decimal import Decimal
+from http import HTTPStatus
 from io import StringIO
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from analytics import selectors
 from analytics.figures import figures_from_raw_rows
-from analytics.models import OverviewChange, ServiceDayFigures, UserDayFigures
+from analytics.models import OverviewChange, ServiceDayFigures, UserDayFigures, UserStatistics
 from transactions import services
 from transactions.models import Transaction
 
@@ -100,7 +101,10 @@ def test_maintained_figures_equal_a_recomputation(ops):
 def test_rebuild_analytics_restores_figures_changed_behind_the_api(create, read_client):
     create(transaction_amount="10.00")
     create(user_id=7, transaction_amount="5.00", transaction_type="debit")
-    Transaction.objects.filter(user_id=7).update(transaction_amount="6.00")  # a fix in SQL
+    call_command("rebuild_analytics", stdout=StringIO())
+    assert UserStatistics.objects.get(user_id=7).debit_total == Decimal("5.00")
+    with connection.cursor() as cursor:  # a fix in SQL
+        cursor.execute("UPDATE transactions_transaction SET transaction_amount = 6.00 WHERE user_id = 7")
     UserDayFigures.objects.filter(user_id=42).delete()  # and a lost row
     out = StringIO()
 
@@ -111,6 +115,11 @@ def test_rebuild_analytics_restores_figures_changed_behind_the_api(create, read_
     assert read_client.get("/api/v1/users/42/analytics/").json()["credit"]["total"] == "10.00"
     assert read_client.get("/api/v1/users/7/analytics/").json()["debit"]["total"] == "6.00"
     assert read_client.get("/api/v1/analytics/overview/").json()["user_count"] == 2
+    stats = UserStatistics.objects.get(user_id=7)
+    assert (stats.debit_count, stats.debit_total) == (1, Decimal("6.00"))
+    profile = read_client.get("/api/v1/users/7/credit-profile/")
+    assert profile.status_code == HTTPStatus.OK
+    assert profile.json()["inputs"]["debit_total"] == "6.00"
 
 
 @pytest.mark.services

@@ -68,6 +68,23 @@ class WebhookReceiver:
 
 
 @pytest.fixture
+def http_server():
+    """Serve a given BaseHTTPRequestHandler class on 127.0.0.1; returns the base URL."""
+    servers = []
+
+    def start(handler) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
 def webhook_receiver():
     """Start a receiver; call it with the statuses to answer (200 once they run out)."""
     receivers = []

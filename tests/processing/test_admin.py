@@ -1,5 +1,6 @@
 """Back office for processing results: alerts acknowledged from admin; statistics and profiles read-only."""
 
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
@@ -10,7 +11,7 @@ from analytics.models import Alert
 pytestmark = pytest.mark.django_db
 
 
-@override_settings(LARGE_TRANSACTION_THRESHOLD="1000.00")
+@override_settings(LARGE_TRANSACTION_THRESHOLD=Decimal("1000.00"))
 def test_staff_acknowledge_alerts_from_the_list(write_api, admin_client, admin_user):
     txn = write_api.create(transaction_amount="5000.00")
     alert = Alert.objects.get(transaction_id=txn["id"])

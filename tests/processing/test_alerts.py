@@ -1,5 +1,6 @@
 """Alert rules (SPEC §7) and the alerts API."""
 
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
@@ -19,7 +20,7 @@ def rules_of(txn: dict) -> list[str]:
     return sorted(Alert.objects.filter(transaction_id=txn["id"]).values_list("rule", flat=True))
 
 
-@override_settings(LARGE_TRANSACTION_THRESHOLD="1000.00")
+@override_settings(LARGE_TRANSACTION_THRESHOLD=Decimal("1000.00"))
 @pytest.mark.parametrize(
     ("amount", "expected"), [("999.99", []), ("1000.00", ["large_amount"]), ("1000.01", ["large_amount"])]
 )
@@ -53,7 +54,7 @@ def test_before_means_earlier_in_history_order_not_earlier_recorded(write_api):
     assert rules_of(same_moment) == ["unusual_amount"]  # same date, smaller id: before it
 
 
-@override_settings(LARGE_TRANSACTION_THRESHOLD="1000.00")
+@override_settings(LARGE_TRANSACTION_THRESHOLD=Decimal("1000.00"))
 def test_both_rules_raise_one_alert_each_and_an_update_never_duplicates(write_api):
     write_api.create(transaction_amount="10.00", transaction_date="2026-01-01T10:00:00Z")
     txn = write_api.create(transaction_amount="50.00", transaction_date="2026-01-02T10:00:00Z")
@@ -66,7 +67,7 @@ def test_both_rules_raise_one_alert_each_and_an_update_never_duplicates(write_ap
     assert Alert.objects.get(transaction_id=txn["id"], rule="large_amount").transaction_amount == 5000
 
 
-@override_settings(LARGE_TRANSACTION_THRESHOLD="1000.00")
+@override_settings(LARGE_TRANSACTION_THRESHOLD=Decimal("1000.00"))
 def test_alerts_are_listed_newest_first_filtered_and_paginated(write_api, read_client):
     first = write_api.create(user_id=1, transaction_amount="2000.00")
     second = write_api.create(user_id=1, transaction_amount="3000.00", transaction_date="2026-11-21T10:00:00Z")

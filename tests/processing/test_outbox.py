@@ -1,6 +1,7 @@
 """The outbox: written with the write, published after commit, processed once, retried, relayed, requeued."""
 
 import datetime as dt
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
@@ -82,7 +83,7 @@ def test_update_and_delete_store_events_naming_both_users(write_api):
     ]
 
 
-@override_settings(LARGE_TRANSACTION_THRESHOLD="1000.00")
+@override_settings(LARGE_TRANSACTION_THRESHOLD=Decimal("1000.00"))
 def test_delivering_the_same_event_twice_applies_it_once(write_client, txn_body, published):
     response = write_client.post(LIST, {**txn_body, "transaction_amount": "5000.00"}, format="json")
     event = OutboxEvent.objects.get(transaction_id=response.json()["id"])

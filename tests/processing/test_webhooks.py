@@ -2,9 +2,13 @@
 
 import hashlib
 import hmac
+import json
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from celery.exceptions import Retry
+from django.db.models import F
 from django.test import override_settings
 
 from analytics import tasks, webhooks
@@ -126,3 +130,96 @@ def test_an_unreachable_receiver_is_recorded_on_the_alert(large):
 def test_without_a_webhook_url_nothing_is_pushed(large):
     alert = large()
     assert alert.delivery_status == Alert.Delivery.NOT_CONFIGURED
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_a_redirect_is_a_failed_attempt_not_a_delivery(http_server, large):
+    gets = []
+
+    class Redirecting(_QuietHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(HTTPStatus.FOUND)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self):  # what urllib would re-send, without the body
+            gets.append(self.path)
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    url = http_server(Redirecting) + "/hook"
+    with override_settings(ALERT_WEBHOOK_URL=url, ALERT_WEBHOOK_SECRET=SECRET):
+        alert = large()
+
+    alert.refresh_from_db()
+    assert (alert.delivery_status, alert.delivery_attempts) == (Alert.Delivery.PENDING, 1)
+    assert alert.delivery_last_error == "HTTP 302"
+    assert gets == []
+
+
+def test_a_garbled_answer_is_a_failed_attempt(http_server, large):
+    class Garbage(_QuietHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(b"NONSENSE\r\n\r\n")
+
+    url = http_server(Garbage) + "/hook"
+    with override_settings(ALERT_WEBHOOK_URL=url, ALERT_WEBHOOK_SECRET=SECRET):
+        alert = large()
+
+    alert.refresh_from_db()
+    assert (alert.delivery_status, alert.delivery_attempts) == (Alert.Delivery.PENDING, 1)
+    assert alert.delivery_last_error.startswith("BadStatusLine")
+
+
+def test_an_invalid_url_fails_every_attempt_and_ends_failed(large):
+    with override_settings(
+        ALERT_WEBHOOK_URL="http://127.0.0.1:80a/hook", ALERT_WEBHOOK_SECRET=SECRET, ALERT_WEBHOOK_RETRY_DELAYS=[1]
+    ):
+        alert = large()
+        tasks.deliver_alert.apply(args=[alert.pk])
+
+    alert.refresh_from_db()
+    assert (alert.delivery_status, alert.delivery_attempts) == (Alert.Delivery.FAILED, 2)
+    assert alert.delivery_last_error.startswith("InvalidURL")
+
+
+def _meanwhile(monkeypatch, **changes):
+    """While the push is on the wire, a concurrent push (relay copy, admin retry) updates the alert."""
+    post = webhooks._post
+
+    def post_and_race(url, body, headers):
+        error = post(url, body, headers)
+        alert_id = json.loads(body)["id"]
+        Alert.objects.filter(pk=alert_id).update(delivery_attempts=F("delivery_attempts") + 1, **changes)
+        return error
+
+    monkeypatch.setattr(webhooks, "_post", post_and_race)
+
+
+def test_a_failed_push_does_not_undo_a_concurrent_delivery(webhook_receiver, large, monkeypatch):
+    receiver = webhook_receiver([500])
+    with override_settings(ALERT_WEBHOOK_URL=receiver.url, ALERT_WEBHOOK_SECRET=SECRET):
+        _meanwhile(monkeypatch, delivery_status=Alert.Delivery.DELIVERED)
+        alert = large()
+
+    alert.refresh_from_db()
+    assert alert.delivery_status == Alert.Delivery.DELIVERED
+    assert alert.delivery_last_error == ""
+
+
+def test_concurrent_failed_pushes_each_count_an_attempt(webhook_receiver, large, monkeypatch):
+    receiver = webhook_receiver([500])
+    with override_settings(ALERT_WEBHOOK_URL=receiver.url, ALERT_WEBHOOK_SECRET=SECRET):
+        _meanwhile(monkeypatch)
+        alert = large()
+
+    alert.refresh_from_db()
+    assert (alert.delivery_status, alert.delivery_attempts) == (Alert.Delivery.PENDING, 2)

@@ -1,12 +1,18 @@
 """SPEC §8: /healthz while the process runs; /readyz decided by the database alone, every check bounded."""
 
+import os
+import subprocess
+import sys
 import threading
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 from django.db import connections
 
 from fido import health
+
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 DOWN_REDIS_CACHE = {
     "default": {
@@ -87,9 +93,67 @@ def test_a_check_that_hangs_is_reported_as_failing_and_does_not_hang_readyz(anon
         response = anon_client.get("/readyz")
     finally:
         release.set()
+        finish_check_threads()
 
     assert response.status_code == HTTPStatus.OK
     assert response.json()["cache"] == {"status": "failing", "reason": "no answer within 0.2 s"}
+
+
+def finish_check_threads() -> None:
+    """Wait for released check threads, so that the next test's probe starts checks of its own."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("readyz-"):
+            thread.join(30)
+
+
+@pytest.mark.django_db
+def test_a_hung_database_check_is_not_started_again_while_it_runs(anon_client, settings, monkeypatch):
+    settings.HEALTH_CHECK_TIMEOUT = 0.2
+    release = threading.Event()
+    calls = []
+
+    def hung_database():
+        calls.append(1)
+        release.wait(30)
+
+    monkeypatch.setitem(health.CHECKS, "database", hung_database)
+    try:
+        first = anon_client.get("/readyz")
+        second = anon_client.get("/readyz")
+    finally:
+        release.set()
+        finish_check_threads()
+
+    assert first.status_code == second.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert first.json()["database"] == {"status": "failing", "reason": "no answer within 0.2 s"}
+    assert second.json()["database"]["status"] == "failing"
+    assert "still running" in second.json()["database"]["reason"]
+    assert len(calls) == 1
+    assert anon_client.get("/readyz").status_code == HTTPStatus.OK  # a finished check is not reused
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://fido@db.example.com:5432/fido", "{'connect_timeout': 3}"),
+        ("postgres://fido@db.example.com:5432/fido?connect_timeout=9", "{'connect_timeout': 9}"),
+    ],
+)
+def test_postgresql_connections_have_a_connect_timeout(url, expected):
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_REPLICA_URLS"}
+    env.update(ENV_FILE="", DEBUG="1", DATABASE_URL=url, DB_CONNECT_TIMEOUT="3")
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "fido.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
 
 
 def test_health_endpoints_take_only_safe_methods(anon_client):

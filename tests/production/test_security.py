@@ -145,3 +145,27 @@ def test_an_api_client_token_does_not_open_the_admin(client):
 
     assert response.status_code == HTTPStatus.FOUND
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("value", ["10k", "0", "-5", "NaN", "Infinity"])
+def test_production_start_up_refuses_a_bad_large_transaction_threshold(value):
+    result = run_deploy_check(production_env(LARGE_TRANSACTION_THRESHOLD=value))
+
+    assert result.returncode != 0
+    assert "LARGE_TRANSACTION_THRESHOLD" in result.stderr
+
+
+def test_production_start_up_accepts_a_decimal_large_transaction_threshold():
+    result = run_deploy_check(production_env(LARGE_TRANSACTION_THRESHOLD="2500.50"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_start_up_needs_the_webhook_secret_with_a_webhook_url():
+    env = production_env(ALERT_WEBHOOK_URL="https://hooks.example.com/fido")
+    env.pop("ALERT_WEBHOOK_SECRET", None)
+
+    result = run_deploy_check(env)
+
+    assert result.returncode != 0
+    assert "ALERT_WEBHOOK_SECRET" in result.stderr

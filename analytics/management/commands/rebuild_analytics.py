@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from analytics import figures, overview
+from analytics import figures, overview, processing
 from analytics.cache import bump_generations
 from analytics.models import UserDayFigures
 
@@ -13,7 +13,8 @@ from analytics.models import UserDayFigures
 class Command(BaseCommand):
     help = (
         "Recompute every user's per-day figures and the service-wide day figures from the transactions "
-        "(in SQL, one database transaction; writes wait meanwhile on PostgreSQL), then invalidate cached answers."
+        "(in SQL, one database transaction; writes wait meanwhile on PostgreSQL), then every user's statistics "
+        "and credit profile (in chunks of users), then invalidate cached answers."
     )
 
     def handle(self, *args, **options):
@@ -22,9 +23,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             rows = figures.rebuild_user_figures()
             days = overview.rebuild()
+        users = processing.refresh_users(user_ids=None)
         after = set(UserDayFigures.objects.values_list("user_id", flat=True).distinct())
         bump_generations(before | after)
         self.stdout.write(
-            f"Rebuilt {rows} user-day rows over {days} days for {len(after)} users "
-            f"in {time.monotonic() - started:.1f} s."
+            f"Rebuilt {rows} user-day rows over {days} days for {len(after)} users, "
+            f"statistics and credit profiles of {users} users in {time.monotonic() - started:.1f} s."
         )
