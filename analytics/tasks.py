@@ -78,11 +78,13 @@ def refresh_analytics() -> None:
 
 @shared_task(ignore_result=True)
 def reconcile_analytics() -> list[int]:
-    """Correct the figures of changes made behind the API (SQL), and invalidate those users' answers.
+    """Correct the figures of changes made behind the API (SQL): those users' answers, statistics and profiles.
 
     A full scan of the transactions (seconds at a million rows), so it runs at ANALYTICS_RECONCILE_SECONDS,
     not at every refresh. Returns the users whose figures were corrected.
     """
     corrected = figures.reconcile()
     cache.bump_generations(corrected)
+    if corrected:
+        processing.refresh_users(user_ids=corrected)  # their statistics and credit profiles follow too
     return sorted(corrected)

@@ -171,3 +171,24 @@ def test_reconciling_while_writing_loses_and_doubles_nothing():
     assert Transaction.objects.count() == writers * per_writer
     assert maintained() == recomputed()
     assert all(run == [] for run in runs)  # the figures were never wrong, so nothing was corrected
+
+
+def test_statistics_and_credit_profile_follow_a_fix_in_sql(create, read_client):
+    from analytics import processing
+    from analytics.models import UserStatistics
+
+    txn = create(transaction_amount="10.00")
+    processing.refresh_users(user_ids=[42])  # as a processed write leaves them (no worker in services mode)
+    before = read_client.get(f"/api/v1/users/{42}/credit-profile/").json()
+    sql(
+        "UPDATE {table} SET transaction_type = 'debit', transaction_amount = %s WHERE id = %s",
+        [Decimal("900.00"), txn["id"]],
+    )
+
+    assert reconcile_analytics() == [42]
+
+    stats = UserStatistics.objects.get(user_id=42)
+    assert (stats.credit_count, stats.debit_count, stats.debit_total) == (0, 1, Decimal("900.00"))
+    after = read_client.get(f"/api/v1/users/{42}/credit-profile/").json()
+    assert after["computed_at"] != before["computed_at"]
+    assert after["inputs"] != before["inputs"]
