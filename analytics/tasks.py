@@ -28,14 +28,19 @@ def process_event(self, event_id: int) -> None:
             raise self.retry(countdown=delay, exc=exc) from exc
 
 
-def publish_event(event_id: int) -> bool:
-    """Queue an outbox event's processing; False (logged, event left pending) when the broker is unreachable."""
+def _publish(task, object_id: int, what: str) -> bool:
+    """One bounded publish attempt; False (logged, work left pending for the relay) when it fails."""
     try:
-        process_event.apply_async(args=[event_id], retry=False)
+        task.apply_async(args=[object_id], retry=False)
     except Exception as exc:
-        logger.warning("outbox event %s not published (%s); the relay will deliver it", event_id, type(exc).__name__)
+        logger.warning("%s %s not published (%s); the relay will deliver it", what, object_id, type(exc).__name__)
         return False
     return True
+
+
+def publish_event(event_id: int) -> bool:
+    """Queue an outbox event's processing; False (logged, event left pending) when the broker is unreachable."""
+    return _publish(process_event, event_id, "outbox event")
 
 
 @shared_task
@@ -58,12 +63,7 @@ def deliver_alert(self, alert_id: int) -> None:
 
 def publish_alert_delivery(alert_id: int) -> bool:
     """Queue an alert push; False (logged, push left pending for the relay) when the broker is unreachable."""
-    try:
-        deliver_alert.apply_async(args=[alert_id], retry=False)
-    except Exception as exc:
-        logger.warning("alert %s push not published (%s); the relay will deliver it", alert_id, type(exc).__name__)
-        return False
-    return True
+    return _publish(deliver_alert, alert_id, "alert push")
 
 
 # --- Analytics upkeep --------------------------------------------------------------------------
