@@ -281,8 +281,3 @@ def refresh_hot_entries() -> int:
         cache.set(entry_key(kind_name, user_id, params), {"g": generation, "v": kind.encode(value)}, entry_ttl())
         refreshed += 1
     return refreshed
-
-
-def bench_ping() -> Any:
-    """One plain cache read: the floor the benchmark compares every cached response with."""
-    return cache.get("an:bench:ping")

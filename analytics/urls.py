@@ -1,14 +1,7 @@
-from django.conf import settings
 from django.urls import path, register_converter
 
 from .alerts_api import AlertListView, CreditProfileView
-from .views import (
-    BenchCachePingView,
-    OverviewView,
-    UserAnalyticsView,
-    UserDailyView,
-    UserTransactionHistoryView,
-)
+from .views import OverviewView, UserAnalyticsView, UserDailyView, UserTransactionHistoryView
 
 
 class UserIdConverter:
@@ -36,6 +29,3 @@ urlpatterns = [
     path("alerts/", AlertListView.as_view(), name="alert-list"),
     path("users/<user_id:user_id>/credit-profile/", CreditProfileView.as_view(), name="user-credit-profile"),
 ]
-
-if settings.BENCH_ENDPOINTS:
-    urlpatterns.append(path("bench/cache-ping/", BenchCachePingView.as_view(), name="bench-cache-ping"))

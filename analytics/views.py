@@ -110,11 +110,3 @@ class OverviewView(_ReadView):
 
     def get(self, request):
         return Response(_mark(self, cache.overview(**self.period())).value)
-
-
-@extend_schema(exclude=True)
-class BenchCachePingView(_ReadView):
-    """Benchmark floor (only with BENCH_ENDPOINTS=1): same authentication and permission, one cache read."""
-
-    def get(self, request):
-        return Response({"ok": True, "value": cache.bench_ping()})

@@ -407,8 +407,6 @@ CELERY_BEAT_SCHEDULE["analytics-reconcile"] = {
     "task": "analytics.tasks.reconcile_analytics",
     "schedule": ANALYTICS_RECONCILE_SECONDS,
 }
-# `make bench` only: adds /api/v1/bench/cache-ping/, the floor the benchmark measures against.
-BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
 # --- Health (fido/health.py) ----------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
