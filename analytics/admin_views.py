@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from fido.dates import as_date
 from transactions.models import MAX_USER_ID
 from transactions.selectors import user_transaction_history
 
@@ -117,8 +118,8 @@ def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: 
     """
     if not days:
         return None
-    first = date_from or dt.date.fromisoformat(days[0]["date"])
-    last = date_to or dt.date.fromisoformat(days[-1]["date"])
+    first = date_from or as_date(days[0]["date"])
+    last = date_to or as_date(days[-1]["date"])
     span = (last - first).days + 1
     plot_width = Decimal(CHART_WIDTH - MARGIN_LEFT - MARGIN_RIGHT)
     plot_height = Decimal(CHART_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM)
@@ -129,7 +130,7 @@ def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: 
 
     bars = []
     for day in days:
-        x = MARGIN_LEFT + slot * (dt.date.fromisoformat(day["date"]) - first).days + slot * Decimal("0.08")
+        x = MARGIN_LEFT + slot * (as_date(day["date"]) - first).days + slot * Decimal("0.08")
         for kind, offset in (("credit", Decimal(0)), ("debit", bar_width)):
             amount = Decimal(day[f"{kind}_total"])
             if amount <= 0:

@@ -19,7 +19,6 @@ With Redis down or slow every call here returns after the client's short socket 
 (``IGNORE_EXCEPTIONS``), and the answer is computed: slower, never wrong.
 """
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -33,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from fido.dates import as_date, iso
 from transactions.fields import DecryptionError, decrypt_str, encrypt_str
 
 from . import selectors
@@ -94,13 +94,13 @@ def bump_generations(user_ids) -> None:
 def _compute_analytics(user_id: int, date_from: str | None, date_to: str | None) -> dict | None:
     if not selectors.user_has_transactions(user_id=user_id):
         return None
-    return selectors.user_analytics(user_id=user_id, date_from=_date(date_from), date_to=_date(date_to))
+    return selectors.user_analytics(user_id=user_id, date_from=as_date(date_from), date_to=as_date(date_to))
 
 
 def _compute_daily(user_id: int, date_from: str | None, date_to: str | None) -> list | None:
     if not selectors.user_has_transactions(user_id=user_id):
         return None
-    return selectors.user_daily(user_id=user_id, date_from=_date(date_from), date_to=_date(date_to))
+    return selectors.user_daily(user_id=user_id, date_from=as_date(date_from), date_to=as_date(date_to))
 
 
 def _compute_history(user_id: int, page_size: int, cursor: str | None) -> dict:
@@ -108,11 +108,7 @@ def _compute_history(user_id: int, page_size: int, cursor: str | None) -> dict:
 
 
 def _compute_overview(date_from: str | None, date_to: str | None) -> dict:
-    return selectors.overview(date_from=_date(date_from), date_to=_date(date_to))
-
-
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+    return selectors.overview(date_from=as_date(date_from), date_to=as_date(date_to))
 
 
 def _seal(value: Any) -> str:
@@ -205,18 +201,14 @@ def _user_entry(kind_name: str, user_id: int, params: list) -> Cached:
     return _guarded(key, lambda entry: _decoded(kind, entry, generation), lambda: kind.compute(user_id, *params), store)
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
 def user_analytics(*, user_id: int, date_from=None, date_to=None) -> Cached:
     """SPEC §6 analytics of a user (value None: the user has no transactions at all)."""
-    return _user_entry("analytics", user_id, [_iso(date_from), _iso(date_to)])
+    return _user_entry("analytics", user_id, [iso(date_from), iso(date_to)])
 
 
 def user_daily(*, user_id: int, date_from=None, date_to=None) -> Cached:
     """SPEC §6 daily rows of a user (value None: the user has no transactions at all)."""
-    return _user_entry("daily", user_id, [_iso(date_from), _iso(date_to)])
+    return _user_entry("daily", user_id, [iso(date_from), iso(date_to)])
 
 
 def user_history_page(*, user_id: int, page_size: int, cursor: str | None) -> Cached:
@@ -226,7 +218,7 @@ def user_history_page(*, user_id: int, page_size: int, cursor: str | None) -> Ca
 
 def overview(*, date_from=None, date_to=None) -> Cached:
     """SPEC §6 service-wide overview; cached for OVERVIEW_MAX_AGE seconds, its allowed lag."""
-    params = [_iso(date_from), _iso(date_to)]
+    params = [iso(date_from), iso(date_to)]
     key = entry_key("overview", None, params)
     kind = Kind(_compute_overview)
     ok, value = _decoded(kind, cache.get(key), None)

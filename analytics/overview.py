@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
+from fido.dates import as_date
+
 from .figures import all_days
 from .models import OverviewChange, ServiceDayFigures, UserDayFigures, UserOrdinal
 
@@ -62,7 +64,7 @@ def _refresh_days(days: list[dt.date]) -> None:
     ServiceDayFigures.objects.bulk_create(
         [
             ServiceDayFigures(
-                day=dt.date.fromisoformat(key),
+                day=as_date(key),
                 credit_count=values[0],
                 credit_cents=values[1],
                 debit_count=values[2],

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.utils import timezone
+from fido.dates import start_of_day
 
 from .models import MAX_AMOUNT, TransactionType
 
@@ -80,9 +80,7 @@ def demo_rows(
     for weight in weights:
         total += weight
         cumulative.append(total)
-    start = timezone.make_aware(
-        dt.datetime.combine(end_date - dt.timedelta(days=days), dt.time.min), timezone.get_default_timezone()
-    )
+    start = start_of_day(end_date - dt.timedelta(days=days))
     hours = range(24)
     for index in range(transactions):
         # Everyone once, then by weight.

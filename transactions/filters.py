@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.utils import timezone
+
+from fido.dates import start_of_day
 
 from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
 
@@ -13,11 +14,6 @@ from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
 # nothing; skipping it keeps year-1 dates in time zones east of UTC from overflowing in conversion.
 EARLIEST_DAY = dt.date(1900, 1, 1)
 ISO_DATE = ["%Y-%m-%d"]
-
-
-def start_of_day(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in TIME_ZONE, as an aware datetime."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
 
 
 class UserIdFilter(django_filters.NumberFilter):

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from fido.dates import start_of_day
 from transactions import services
-from transactions.filters import start_of_day
 
 from .conftest import make_txn
 
