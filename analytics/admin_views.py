@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from fido.dates import as_date
-from transactions.models import MAX_USER_ID
+from transactions.rules import MAX_USER_ID
 from transactions.selectors import user_transaction_history
 
 from . import selectors

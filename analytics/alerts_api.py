@@ -6,7 +6,7 @@ from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 
 from transactions.filters import UserIdFilter
-from transactions.models import MAX_USER_ID
+from transactions.rules import MAX_USER_ID
 
 from .models import Alert, CreditProfile
 

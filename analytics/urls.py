@@ -1,5 +1,7 @@
 from django.urls import path, register_converter
 
+from transactions.rules import user_id_error
+
 from .alerts_api import AlertListView, CreditProfileView
 from .views import OverviewView, UserAnalyticsView, UserDailyView, UserTransactionHistoryView
 
@@ -11,7 +13,7 @@ class UserIdConverter:
 
     def to_python(self, value: str) -> int:
         user_id = int(value)
-        if not 1 <= user_id <= 2**63 - 1:
+        if user_id_error(user_id):
             raise ValueError("user id out of range")
         return user_id
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from fido.dates import start_of_day
 
-from .models import MAX_AMOUNT, TransactionType
+from .models import TransactionType
+from .rules import MAX_AMOUNT
 
 # Akan day names, Ga, Ewe, Fante, Dagbani and Hausa names, and the church names common across Ghana.
 MALE_NAMES = (  # noqa: SIM905  (a word list reads best as words)

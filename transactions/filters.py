@@ -8,7 +8,8 @@ from django import forms
 
 from fido.dates import start_of_day
 
-from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
+from .models import Transaction, TransactionType
+from .rules import MAX_AMOUNT, MAX_USER_ID
 
 # No transaction is older (the serializer refuses earlier dates), so an earlier lower bound filters
 # nothing; skipping it keeps year-1 dates in time zones east of UTC from overflowing in conversion.

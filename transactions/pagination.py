@@ -16,9 +16,10 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from .rules import BIGINT_MAX
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-MAX_ID = 2**63 - 1
 
 
 def encode_cursor(*, date: dt.datetime, pk: int, reverse: bool) -> str:
@@ -35,7 +36,7 @@ def decode_cursor(value: str) -> tuple[dt.datetime, int, bool]:
         reverse = payload["r"]
         if reverse not in (0, 1):
             raise ValueError
-        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= MAX_ID or date.tzinfo is None:
+        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= BIGINT_MAX or date.tzinfo is None:
             raise ValueError
         date.astimezone(dt.UTC)  # an offset that pushes the date out of range raises OverflowError
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeDecodeError):

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from .fields import name_hash
 from .models import OutboxEvent, Transaction
+from .rules import WRITABLE_FIELDS
 from .signals import TxnFacts, outbox_event_committed, transaction_written, transactions_bulk_written
-
-UPDATABLE_FIELDS = ("user_id", "full_name", "transaction_date", "transaction_amount", "transaction_type")
 
 
 def _record_event(*, kind: str, txn_id: int, user_id: int, previous_user_id: int | None = None) -> OutboxEvent:
@@ -51,7 +50,7 @@ def transaction_create(
 @transaction.atomic
 def transaction_update(*, txn_id: int, **changes) -> Transaction:
     """Change some fields of a transaction (row locked), keeping derived figures exact."""
-    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    unknown = set(changes) - set(WRITABLE_FIELDS)
     if unknown:
         raise TypeError(f"transaction_update() got fields it cannot change: {sorted(unknown)}")
     txn = Transaction.objects.select_for_update().get(pk=txn_id)

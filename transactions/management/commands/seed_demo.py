@@ -13,7 +13,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from transactions.demo import DEFAULT_DAYS, demo_rows
-from transactions.models import MAX_USER_ID, Transaction
+from transactions.models import Transaction
+from transactions.rules import MAX_USER_ID
 from transactions.services import transactions_bulk_create
 
 MAX_USERS = 10_000_000
