@@ -1,23 +1,18 @@
 """Shapes of the analytics endpoints (SPEC §6): the period parameters and the responses (for the schema)."""
 
-import datetime as dt
-import re
-
 from rest_framework import serializers
 
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from .periods import INVALID_DAY, check_period, parse_day
 
 
 class StrictDateField(serializers.Field):
     """A calendar date written exactly as YYYY-MM-DD."""
 
-    default_error_messages = {"invalid": "Use a date written as YYYY-MM-DD."}
+    default_error_messages = {"invalid": INVALID_DAY}
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not ISO_DATE.match(data):
-            self.fail("invalid")
         try:
-            return dt.date.fromisoformat(data)
+            return parse_day(data)
         except ValueError:
             self.fail("invalid")
 
@@ -32,9 +27,7 @@ class PeriodSerializer(serializers.Serializer):
     date_to = StrictDateField(required=False, help_text="Last day of the period (YYYY-MM-DD), inclusive.")
 
     def validate(self, attrs):
-        date_from, date_to = attrs.get("date_from"), attrs.get("date_to")
-        if date_from and date_to and date_from > date_to:
-            raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
+        check_period(attrs.get("date_from"), attrs.get("date_to"))
         return attrs
 
 
