@@ -203,9 +203,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 2 * 60 * 60,
 }
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {
-    "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
-}
 
 # --- Processing after a write (SPEC §7) -----------------------------------------------------
 # An outbox event still pending this many seconds after its write is re-published by the relay.
@@ -396,16 +393,15 @@ LOGGING = {
 # The refresh folds pending writes into the overview and recomputes hot cache entries before they
 # expire (entries are refreshed from half their TTL on).
 ANALYTICS_REFRESH_SECONDS = max(5, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
-CELERY_BEAT_SCHEDULE["analytics-refresh"] = {
-    "task": "analytics.tasks.refresh_analytics",
-    "schedule": ANALYTICS_REFRESH_SECONDS,
-}
 # The reconciliation (a full scan) corrects figures changed in SQL; at most TTL/2 apart, such a
 # change shows within ANALYTICS_CACHE_TTL (SPEC §6).
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
-CELERY_BEAT_SCHEDULE["analytics-reconcile"] = {
-    "task": "analytics.tasks.reconcile_analytics",
-    "schedule": ANALYTICS_RECONCILE_SECONDS,
+
+# What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation.
+CELERY_BEAT_SCHEDULE = {
+    "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
+    "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
+    "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
 }
 
 # --- Health (fido/health.py) ----------------------------------------------------------------
