@@ -7,4 +7,6 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the signal receivers)
+        # The receivers connect to the write side's signals; the tasks register under the names that
+        # transactions/outbox.py publishes by (in every process, so in-process tasks run in embedded mode).
+        from . import receivers, tasks  # noqa: F401

@@ -8,10 +8,9 @@ pre-write answer under the new generation.
 from django.db import transaction
 from django.dispatch import receiver
 
-from transactions.signals import outbox_event_committed, transaction_written, transactions_bulk_written
+from transactions.signals import transaction_written, transactions_bulk_written
 
-from . import cache, figures, processing
-from .tasks import publish_event
+from . import cache, figures, statistics
 
 
 @receiver(transaction_written, dispatch_uid="analytics.figures.transaction_written")
@@ -36,13 +35,4 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
     transaction.on_commit(lambda: cache.bump_generations(users), robust=True)
     # Bulk loads write no outbox events: bring the users' statistics and credit profiles up to date
     # once the load has committed, so the command that loaded them exits with everything exact.
-    transaction.on_commit(lambda: processing.refresh_users(user_ids=users))
-
-
-# --- Processing after a write (SPEC §7) ------------------------------------------------------
-
-
-@receiver(outbox_event_committed, dispatch_uid="analytics.enqueue_outbox_event")
-def enqueue_outbox_event(sender, event_id: int, **kwargs) -> None:
-    """The write has committed: queue its processing (the relay covers a failed publish)."""
-    publish_event(event_id)
+    transaction.on_commit(lambda: statistics.refresh_users(user_ids=users))

@@ -214,8 +214,11 @@ OUTBOX_RELAY_BATCH = 500
 OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_RETRY_BASE = 5
 OUTBOX_RETRY_MAX = 600
-# Alert webhook: seconds to wait before each retry; the first within a minute, over an hour in total.
-ALERT_WEBHOOK_RETRY_DELAYS = [30, 60, 120, 240, 480, 900, 900, 900, 900, 900]
+# Alert webhook, with the outbox's backoff: 30 s doubling to at most 15 min (plus jitter), so the first retry
+# comes within a minute and 10 retries (11 attempts) go on for over an hour (5,430 s) before giving up.
+ALERT_WEBHOOK_RETRY_BASE = 30
+ALERT_WEBHOOK_RETRY_MAX = 900
+ALERT_WEBHOOK_MAX_ATTEMPTS = 11
 ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=3.0)
 
 

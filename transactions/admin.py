@@ -7,16 +7,13 @@ through ``services`` so derived figures and processing follow admin edits as the
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from . import rules, services
+from . import outbox, rules, services
 from .fields import name_hash
 from .masking import VIEW_FULL_NAME, mask_name
 from .models import OutboxEvent, Transaction
-from .signals import outbox_event_committed
 
 # The API's rules (transactions/rules.py) on the form's fields, with the same messages.
 FIELD_RULES = {
@@ -183,19 +180,9 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-queue selected events (pending or failed) now", permissions=["change"])
     def requeue(self, request, queryset):
-        now = timezone.now()
-        with transaction.atomic():
-            event_ids = list(
-                queryset.exclude(status=OutboxEvent.Status.DONE).select_for_update().values_list("pk", flat=True)
-            )
-            OutboxEvent.objects.filter(pk__in=event_ids).update(
-                status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=now
-            )
-            for event_id in event_ids:
-                transaction.on_commit(
-                    lambda event_id=event_id: outbox_event_committed.send(sender=OutboxEvent, event_id=event_id)
-                )
-        skipped = queryset.count() - len(event_ids)
-        self.message_user(request, f"Re-queued {len(event_ids)} event(s).", messages.SUCCESS)
+        selected = list(queryset.values_list("pk", flat=True))
+        requeued = outbox.requeue(event_ids=selected)
+        skipped = len(selected) - len(requeued)
+        self.message_user(request, f"Re-queued {len(requeued)} event(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Left {skipped} event(s) already done alone.", messages.WARNING)

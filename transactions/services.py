@@ -1,6 +1,6 @@
 """Writes to transactions. Every write is one database transaction holding the row, the derived
-figures (through ``transaction_written`` receivers) and an outbox event; work after it is triggered
-on commit."""
+figures (through ``transaction_written`` receivers) and an outbox event (``outbox.py``); work after it
+is triggered on commit."""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -9,18 +9,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from . import outbox
 from .fields import name_hash
 from .models import OutboxEvent, Transaction
 from .rules import WRITABLE_FIELDS
-from .signals import TxnFacts, outbox_event_committed, transaction_written, transactions_bulk_written
-
-
-def _record_event(*, kind: str, txn_id: int, user_id: int, previous_user_id: int | None = None) -> OutboxEvent:
-    event = OutboxEvent.objects.create(
-        kind=kind, transaction_id=txn_id, user_id=user_id, previous_user_id=previous_user_id
-    )
-    transaction.on_commit(lambda: outbox_event_committed.send(sender=OutboxEvent, event_id=event.pk))
-    return event
+from .signals import TxnFacts, transaction_written, transactions_bulk_written
 
 
 @transaction.atomic
@@ -43,7 +36,7 @@ def transaction_create(
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
     transaction_written.send(sender=Transaction, before=None, after=TxnFacts.of(txn))
-    _record_event(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
+    outbox.record(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
     return txn
 
 
@@ -61,7 +54,7 @@ def transaction_update(*, txn_id: int, **changes) -> Transaction:
     txn.save()
     after = TxnFacts.of(txn)
     transaction_written.send(sender=Transaction, before=before, after=after)
-    _record_event(
+    outbox.record(
         kind=OutboxEvent.Kind.UPDATED,
         txn_id=txn.pk,
         user_id=after.user_id,
@@ -77,7 +70,7 @@ def transaction_delete(*, txn_id: int) -> None:
     before = TxnFacts.of(txn)
     txn.delete()
     transaction_written.send(sender=Transaction, before=before, after=None)
-    _record_event(kind=OutboxEvent.Kind.DELETED, txn_id=before.id, user_id=before.user_id)
+    outbox.record(kind=OutboxEvent.Kind.DELETED, txn_id=before.id, user_id=before.user_id)
 
 
 @transaction.atomic

@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from analytics import figures, overview, processing
+from analytics import figures, overview, statistics
 from analytics.cache import bump_generations
 from analytics.models import UserDayFigures
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             rows = figures.rebuild_user_figures()
             days = overview.rebuild()
-        users = processing.refresh_users(user_ids=None)
+        users = statistics.refresh_users(user_ids=None)
         after = set(UserDayFigures.objects.values_list("user_id", flat=True).distinct())
         bump_generations(before | after)
         self.stdout.write(
