@@ -1,12 +1,13 @@
 """Alerts and credit profiles over the API (SPEC §7): serializers, filters and read-only views."""
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 
 from transactions.filters import UserIdFilter
 from transactions.rules import MAX_USER_ID
+from transactions.views import USER_ID_PARAMETER
 
 from .models import Alert, CreditProfile
 
@@ -94,9 +95,7 @@ class AlertListView(generics.ListAPIView):
     pagination_class = AlertPagination
 
 
-@extend_schema(
-    parameters=[OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The user's id.")],
-)
+@extend_schema(parameters=[USER_ID_PARAMETER])
 class CreditProfileView(generics.RetrieveAPIView):
     """A user's credit score (300-850) with its inputs; 404 until it has been computed once."""
 

@@ -7,14 +7,10 @@ Decimal here; averages round half-up to 2 places.
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from types import SimpleNamespace
 
 from django.db.models import QuerySet
 
 from fido.dates import as_date, iso
-from transactions.pagination import TransactionKeysetPagination
-from transactions.selectors import user_transaction_history
-from transactions.serializers import TransactionSerializer
 
 from . import overview as overview_upkeep
 from .models import ServiceDayFigures, UserDayFigures
@@ -117,18 +113,4 @@ def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None
         "debit": summary["debit"],
         "net": summary["net"],
         "busiest_day": summary["busiest_day"],
-    }
-
-
-def user_history_page(*, user_id: int, page_size: int, cursor: str | None) -> dict:
-    """One page of a user's history as clients see it, with the cursors of its neighbours (not links)."""
-    paginator = TransactionKeysetPagination()
-    query = {paginator.page_size_query_param: str(page_size)}
-    if cursor:
-        query[paginator.cursor_query_param] = cursor
-    rows = paginator.paginate_queryset(user_transaction_history(user_id=user_id), SimpleNamespace(query_params=query))
-    return {
-        "results": TransactionSerializer(rows, many=True).data,
-        "next_cursor": paginator.next_cursor,
-        "previous_cursor": paginator.previous_cursor,
     }

@@ -7,9 +7,10 @@ this module, as the beat schedule in settings names them.
 
 from celery import shared_task
 
+from fido import cache
 from transactions import outbox
 
-from . import cache, figures, overview, processing, statistics, webhooks
+from . import figures, overview, processing, statistics, webhooks
 
 
 @shared_task(bind=True, max_retries=None, name=outbox.PROCESS_EVENT_TASK)

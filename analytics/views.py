@@ -1,4 +1,4 @@
-"""Per-user reads: transaction history (SPEC §5) and analytics (SPEC §6), cached through analytics/cache.py.
+"""The analytics endpoints (SPEC §6), answered through the response cache (analytics/answers.py).
 
 Every response computed says ``X-Cache: MISS``, every one served from the cache ``X-Cache: HIT``.
 Reading any of them needs the `view_transaction` permission, like the transactions themselves.
@@ -9,26 +9,23 @@ from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from transactions.masking import FullNameMaskingMixin
-from transactions.pagination import TransactionKeysetPagination
+from fido.cache import X_CACHE, Cached
 from transactions.selectors import transaction_list
-from transactions.serializers import TransactionSerializer
+from transactions.views import USER_ID_PARAMETER
 
-from . import cache
+from . import answers
 from .serializers import DailyRowSerializer, OverviewSerializer, PeriodSerializer, UserAnalyticsSerializer
 
-USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The user's id.")
 PERIOD_PARAMETERS = [
     OpenApiParameter("date_from", str, description="First day (YYYY-MM-DD, inclusive, in TIME_ZONE)."),
     OpenApiParameter("date_to", str, description="Last day (YYYY-MM-DD, inclusive, in TIME_ZONE)."),
 ]
-X_CACHE = "X-Cache"
 NO_TRANSACTIONS = OpenApiResponse(description="The user has no transactions at all.")
 
 
-def _mark(view, cached: cache.Cached) -> cache.Cached:
+def _mark(view, cached: Cached) -> Cached:
     # Through the view's headers, so an error answered from the cache (a 404) carries it too.
-    view.headers[X_CACHE] = "HIT" if cached.hit else "MISS"
+    view.headers[X_CACHE] = cached.x_cache
     return cached
 
 
@@ -45,35 +42,11 @@ class _ReadView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def found(self, cached: cache.Cached) -> Response:
+    def found(self, cached: Cached) -> Response:
         _mark(self, cached)
         if cached.value is None:
             raise NotFound("This user has no transactions.")
         return Response(cached.value)
-
-
-@extend_schema(parameters=[USER_ID_PARAMETER])
-class UserTransactionHistoryView(FullNameMaskingMixin, generics.ListAPIView):
-    """A user's transactions, newest first; an empty page for an unknown user."""
-
-    queryset = transaction_list()
-    serializer_class = TransactionSerializer
-    pagination_class = TransactionKeysetPagination
-    filter_backends = []
-
-    def list(self, request, *args, **kwargs):
-        paginator = self.paginator
-        page_size = paginator.get_page_size(request)
-        cached = cache.user_history_page(
-            user_id=self.kwargs["user_id"],
-            page_size=page_size,
-            cursor=request.query_params.get(paginator.cursor_query_param),
-        )
-        _mark(self, cached)
-        paginator.request = request
-        paginator.next_cursor = cached.value["next_cursor"]
-        paginator.previous_cursor = cached.value["previous_cursor"]
-        return Response(paginator.get_paginated_data(cached.value["results"]))
 
 
 @extend_schema(
@@ -86,7 +59,7 @@ class UserAnalyticsView(_ReadView):
     serializer_class = UserAnalyticsSerializer
 
     def get(self, request, user_id: int):
-        return self.found(cache.user_analytics(user_id=user_id, **self.period()))
+        return self.found(answers.cached_user_analytics(user_id=user_id, **self.period()))
 
 
 @extend_schema(
@@ -99,7 +72,7 @@ class UserDailyView(_ReadView):
     serializer_class = DailyRowSerializer
 
     def get(self, request, user_id: int):
-        return self.found(cache.user_daily(user_id=user_id, **self.period()))
+        return self.found(answers.cached_user_daily(user_id=user_id, **self.period()))
 
 
 @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: OverviewSerializer})
@@ -109,4 +82,4 @@ class OverviewView(_ReadView):
     serializer_class = OverviewSerializer
 
     def get(self, request):
-        return Response(_mark(self, cache.overview(**self.period())).value)
+        return Response(_mark(self, answers.cached_overview(**self.period())).value)

@@ -8,7 +8,10 @@ class TransactionsConfig(AppConfig):
     verbose_name = "Transactions"
 
     def ready(self) -> None:
+        from . import history
         from .clients import sync_scope_groups
+
+        history.register_kind()
 
         # Sent once per app after migrate; the last call sees every app's permissions.
         post_migrate.connect(sync_scope_groups, dispatch_uid="transactions.sync_scope_groups")

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from analytics import figures, overview, statistics
-from analytics.cache import bump_generations
 from analytics.models import UserDayFigures
+from fido.cache import bump_generations
 
 
 class Command(BaseCommand):
