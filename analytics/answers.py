@@ -1,7 +1,7 @@
 """The analytics endpoints' answers (SPEC §6) through the response cache (fido/cache.py): how each kind is computed.
 
 A user's analytics and daily rows are cached under the user's generation, so a read after a write reflects
-it; the overview is one entry shared by every client, cached for OVERVIEW_MAX_AGE seconds.
+it; the overview is one entry shared by every client, cached for OVERVIEW_CACHE_TTL seconds.
 """
 
 from django.conf import settings
@@ -46,5 +46,5 @@ def cached_user_daily(*, user_id: int, date_from=None, date_to=None) -> cache.Ca
 
 
 def cached_overview(*, date_from=None, date_to=None) -> cache.Cached:
-    """SPEC §6 service-wide overview, shared by every client."""
-    return cache.shared_entry("overview", [iso(date_from), iso(date_to)], ttl=settings.OVERVIEW_MAX_AGE)
+    """SPEC §6 service-wide overview, shared by every client; with the upkeep's delay, at most OVERVIEW_MAX_AGE old."""
+    return cache.shared_entry("overview", [iso(date_from), iso(date_to)], ttl=settings.OVERVIEW_CACHE_TTL)

@@ -35,7 +35,7 @@ class UserDayFigures(models.Model):
 class ServiceDayFigures(models.Model):
     """Every user's figures of one day, and the set of that day's active users as a bitmap.
 
-    Refreshed from UserDayFigures for the days named in OverviewChange (see analytics/overview.py),
+    Refreshed from UserDayFigures for the days named in OverviewChange (see analytics/service_figures.py),
     never on the write path, so writes never contend on a service-wide row.
     """
 

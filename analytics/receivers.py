@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from transactions.signals import transaction_written, transactions_bulk_written
 
-from . import figures, statistics
+from . import figures, service_figures, statistics
 
 
 @receiver(transaction_written, dispatch_uid="analytics.figures.transaction_written")
@@ -26,6 +26,7 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
         figures.add_facts(deltas, one, +1)
     figures.apply_deltas(deltas)
     users = {user_id for user_id, _ in deltas}
-    # Bulk loads write no outbox events: bring the users' statistics and credit profiles up to date
-    # once the load has committed, so the command that loaded them exits with everything exact.
+    # Bulk loads write no outbox events: bring the users' statistics and credit profiles, and the
+    # overview's days, up to date once the load has committed, so the command exits with everything exact.
     transaction.on_commit(lambda: statistics.refresh_users(user_ids=users))
+    transaction.on_commit(service_figures.apply_changes)

@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 
 from fido.dates import as_date, iso
 
-from . import overview as overview_upkeep
 from .models import ServiceDayFigures, UserDayFigures
 
 CENT = Decimal("0.01")
@@ -97,7 +96,6 @@ def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.da
 
 def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
     """SPEC §6 service-wide figures over an optional inclusive period, with the exact distinct user count."""
-    overview_upkeep.apply_changes()
     rows = _in_period(ServiceDayFigures.objects.all(), date_from, date_to).order_by("day")
     days, active = [], 0
     for *figures, users in rows.values_list(*DAY_FIELDS, "users"):

@@ -10,18 +10,21 @@ from celery import shared_task
 from fido import cache
 from transactions import outbox
 
-from . import figures, overview, processing, statistics, webhooks
+from . import figures, processing, service_figures, statistics, webhooks
 
 
 @shared_task(bind=True, max_retries=None, name=outbox.PROCESS_EVENT_TASK)
 def process_event(self, event_id: int) -> None:
-    """Apply one outbox event; failures are recorded on the event and retried until it is given up."""
+    """Apply one outbox event, then the overview's share of the write; failures are recorded on the event and
+    retried until it is given up."""
     try:
         processing.process_event(event_id=event_id)
     except Exception as exc:
         delay = outbox.record_failure(event_id=event_id, error=exc)
         if delay is not None:
             raise self.retry(countdown=delay, exc=exc) from exc
+    # After the event's commit, in its own transactions: the day the write changed (and any other pending).
+    service_figures.apply_changes()
 
 
 @shared_task(bind=True, max_retries=None, name=webhooks.DELIVER_ALERT_TASK)
@@ -45,7 +48,7 @@ def relay_pending_work() -> dict:
 @shared_task(ignore_result=True)
 def refresh_analytics() -> None:
     """Fold pending writes into the overview, and recompute hot cache entries before they expire."""
-    overview.apply_changes()
+    service_figures.apply_changes()
     cache.refresh_hot_entries()
 
 
@@ -57,6 +60,7 @@ def reconcile_analytics() -> list[int]:
     not at every refresh. Returns the users whose figures were corrected.
     """
     corrected = figures.reconcile()
+    service_figures.apply_changes()  # the corrected days
     cache.bump_generations(corrected)
     if corrected:
         statistics.refresh_users(user_ids=corrected)  # their statistics and credit profiles follow too

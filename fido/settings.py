@@ -395,7 +395,13 @@ LOGGING = {
 # --- Analytics ------------------------------------------------------------------------------
 # The refresh folds pending writes into the overview and recomputes hot cache entries before they
 # expire (entries are refreshed from half their TTL on).
-ANALYTICS_REFRESH_SECONDS = max(5, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
+ANALYTICS_REFRESH_SECONDS = max(1, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
+# The overview lags writes by at most OVERVIEW_MAX_AGE: a write's days reach its figures when its event is
+# processed (in-process right after the commit when embedded), or at the latest at the next refresh; an
+# overview computed then is cached for the rest of the budget.
+if OVERVIEW_MAX_AGE < 2:
+    raise ImproperlyConfigured("OVERVIEW_MAX_AGE must be at least 2 seconds: the refresh and the cache share it.")
+OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS
 # The reconciliation (a full scan) corrects figures changed in SQL; at most TTL/2 apart, such a
 # change shows within ANALYTICS_CACHE_TTL (SPEC §6).
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)

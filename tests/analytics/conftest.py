@@ -32,11 +32,12 @@ def empty_cache():
 
 
 @pytest.fixture
-def create(write_client, txn_body):
-    """POST a transaction (fields override txn_body) and return its JSON."""
+def create(write_client, txn_body, django_capture_on_commit_callbacks):
+    """POST a transaction (fields override txn_body) and return its JSON, its after-commit work done."""
 
     def _create(**fields) -> dict:
-        response = write_client.post(TRANSACTIONS, {**txn_body, **fields}, format="json")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = write_client.post(TRANSACTIONS, {**txn_body, **fields}, format="json")
         assert response.status_code == 201, response.content
         return response.json()
 
