@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import webhooks
-from .models import Alert, CreditProfile, UserStatistics
+from .models import ALERT_SUMMARY_FIELDS, Alert, CreditProfile, UserStatistics
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,17 +49,7 @@ class CreditProfileAdmin(ReadOnlyAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "rule",
-        "user_id",
-        "transaction_id",
-        "transaction_amount",
-        "created_at",
-        "acknowledged",
-        "delivery_status",
-        "delivery_attempts",
-    ]
+    list_display = [*ALERT_SUMMARY_FIELDS, "delivery_status", "delivery_attempts"]
     list_filter = ["acknowledged", "rule", "delivery_status", "created_at"]
     search_fields = ["=user_id", "=transaction_id"]
     show_full_result_count = False

@@ -3,7 +3,6 @@ from django.apps import AppConfig
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
-    label = "analytics"
     verbose_name = "Analytics"
 
     def ready(self) -> None:

@@ -1,7 +1,8 @@
-"""Shapes of the analytics endpoints (SPEC §6): the period parameters and the responses (for the schema)."""
+"""Shapes of the analytics endpoints (SPEC §6, §7): the period parameters and the responses."""
 
 from rest_framework import serializers
 
+from .models import ALERT_SUMMARY_FIELDS, Alert, CreditProfile
 from .periods import INVALID_DAY, check_period, parse_day
 
 
@@ -67,3 +68,43 @@ class DailyRowSerializer(serializers.Serializer):
 
 class OverviewSerializer(PeriodFiguresSerializer):
     user_count = serializers.IntegerField(help_text="Distinct users with a transaction in the period.")
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [*ALERT_SUMMARY_FIELDS, "acknowledged_at"]
+        read_only_fields = fields
+
+
+class CreditComponentsSerializer(serializers.Serializer):
+    """Each component of the score in [0, 1], as a decimal string with 4 places."""
+
+    net_flow = serializers.CharField()
+    debit_credit_ratio = serializers.CharField()
+    regularity = serializers.CharField()
+    history_length = serializers.CharField()
+    activity = serializers.CharField()
+
+
+class CreditInputsSerializer(serializers.Serializer):
+    """The user's history as the formula saw it."""
+
+    transaction_count = serializers.IntegerField()
+    credit_total = serializers.CharField()
+    debit_total = serializers.CharField()
+    net_flow = serializers.CharField(help_text="credit_total - debit_total")
+    debit_credit_ratio = serializers.CharField(allow_null=True, help_text="debit_total / credit_total; null: no credit")
+    history_days = serializers.IntegerField(help_text="Whole days from the first to the last transaction")
+    active_months = serializers.IntegerField(help_text="Calendar months with at least one transaction")
+    span_months = serializers.IntegerField(help_text="Calendar months from the first to the last transaction")
+    components = CreditComponentsSerializer()
+
+
+class CreditProfileSerializer(serializers.ModelSerializer):
+    inputs = CreditInputsSerializer(read_only=True)
+
+    class Meta:
+        model = CreditProfile
+        fields = ["user_id", "score", "inputs", "computed_at"]
+        read_only_fields = fields

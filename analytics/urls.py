@@ -2,8 +2,7 @@ from django.urls import path
 
 from transactions.urls import USER_PATH
 
-from .alerts_api import AlertListView, CreditProfileView
-from .views import OverviewView, UserAnalyticsView, UserDailyView
+from .views import AlertListView, CreditProfileView, OverviewView, UserAnalyticsView, UserDailyView
 
 urlpatterns = [
     path(f"{USER_PATH}analytics/", UserAnalyticsView.as_view(), name="user-analytics"),

@@ -1,4 +1,5 @@
-"""The analytics endpoints (SPEC §6), answered through the response cache (analytics/answers.py).
+"""The analytics endpoints (SPEC §6), answered through the response cache (analytics/answers.py), and the
+alerts and credit profiles (SPEC §7), read-only.
 
 Every response computed says ``X-Cache: MISS``, every one served from the cache ``X-Cache: HIT``.
 Reading any of them needs the `view_transaction` permission, like the transactions themselves.
@@ -7,6 +8,7 @@ Reading any of them needs the `view_transaction` permission, like the transactio
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from fido.cache import X_CACHE, Cached
@@ -14,7 +16,16 @@ from transactions.selectors import transaction_list
 from transactions.views import USER_ID_PARAMETER
 
 from . import answers
-from .serializers import DailyRowSerializer, OverviewSerializer, PeriodSerializer, UserAnalyticsSerializer
+from .filters import AlertFilter
+from .models import Alert, CreditProfile
+from .serializers import (
+    AlertSerializer,
+    CreditProfileSerializer,
+    DailyRowSerializer,
+    OverviewSerializer,
+    PeriodSerializer,
+    UserAnalyticsSerializer,
+)
 
 PERIOD_PARAMETERS = [
     OpenApiParameter("date_from", str, description="First day (YYYY-MM-DD, inclusive, in TIME_ZONE)."),
@@ -83,3 +94,30 @@ class OverviewView(_ReadView):
 
     def get(self, request):
         return Response(_mark(self, answers.cached_overview(**self.period())).value)
+
+
+class AlertPagination(CursorPagination):
+    """Newest first by id: ids only grow, so a cursor on it never skips or repeats an alert."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class AlertListView(generics.ListAPIView):
+    """Alerts raised by large or unusual transactions, newest first."""
+
+    queryset = Alert.objects.all()
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilter
+    pagination_class = AlertPagination
+
+
+@extend_schema(parameters=[USER_ID_PARAMETER])
+class CreditProfileView(generics.RetrieveAPIView):
+    """A user's credit score (300-850) with its inputs; 404 until it has been computed once."""
+
+    queryset = CreditProfile.objects.all()
+    serializer_class = CreditProfileSerializer
+    lookup_field = "user_id"

@@ -4,7 +4,6 @@ from django.db.models.signals import post_migrate
 
 class TransactionsConfig(AppConfig):
     name = "transactions"
-    label = "transactions"
     verbose_name = "Transactions"
 
     def ready(self) -> None:

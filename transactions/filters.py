@@ -21,6 +21,19 @@ class UserIdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+def amount_filter(lookup_expr: str, label: str) -> django_filters.NumberFilter:
+    """An inclusive bound on the amount: a decimal with at most 2 places, from 0 to MAX_AMOUNT."""
+    return django_filters.NumberFilter(
+        field_name="transaction_amount",
+        lookup_expr=lookup_expr,
+        min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        label=label,
+    )
+
+
 class TransactionFilter(django_filters.FilterSet):
     """Filters of the transaction list; dates are calendar days in TIME_ZONE, bounds inclusive."""
 
@@ -32,24 +45,8 @@ class TransactionFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(
         method="filter_date_to", input_formats=ISO_DATE, label="On or before this date (YYYY-MM-DD)"
     )
-    amount_min = django_filters.NumberFilter(
-        field_name="transaction_amount",
-        lookup_expr="gte",
-        min_value=Decimal("0"),
-        max_value=MAX_AMOUNT,
-        max_digits=14,
-        decimal_places=2,
-        label="Amount at least",
-    )
-    amount_max = django_filters.NumberFilter(
-        field_name="transaction_amount",
-        lookup_expr="lte",
-        min_value=Decimal("0"),
-        max_value=MAX_AMOUNT,
-        max_digits=14,
-        decimal_places=2,
-        label="Amount at most",
-    )
+    amount_min = amount_filter("gte", "Amount at least")
+    amount_max = amount_filter("lte", "Amount at most")
 
     class Meta:
         model = Transaction
