@@ -207,3 +207,17 @@ def test_periodic_refresh_recomputes_entries_before_they_expire(create, read_cli
 
     assert response["X-Cache"] == "HIT"
     assert response.json()["credit"]["total"] == "99.00"
+
+
+@override_settings(ANALYTICS_CACHE_TTL=2)
+def test_periodic_refresh_recomputes_history_pages_before_they_expire(create, read_client):
+    txn = create(transaction_amount="10.00")
+    read_client.get(HISTORY.format(42))
+    Transaction.objects.filter(pk=txn["id"]).update(transaction_amount="99.00")  # behind the API
+    time.sleep(1.1)  # past half the TTL: the page is due for its refresh
+
+    refresh_analytics()
+    response = read_client.get(HISTORY.format(42))
+
+    assert response["X-Cache"] == "HIT"
+    assert response.json()["results"][0]["transaction_amount"] == "99.00"
