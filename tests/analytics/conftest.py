@@ -4,6 +4,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+# Tasks in-process unless a test is marked `services`: a write's processing (the overview's upkeep included)
+# has run when its request returns, in both CI modes.
+from tests.processing.conftest import _task_mode  # noqa: F401
+
 TRANSACTIONS = "/api/v1/transactions/"
 
 
