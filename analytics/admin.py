@@ -6,9 +6,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Alert, CreditProfile, UserStatistics
-from .tasks import publish_alert_delivery
-from .webhooks import retry_delivery
+from . import webhooks
+from .models import ALERT_SUMMARY_FIELDS, Alert, CreditProfile, UserStatistics
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,17 +49,7 @@ class CreditProfileAdmin(ReadOnlyAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "rule",
-        "user_id",
-        "transaction_id",
-        "transaction_amount",
-        "created_at",
-        "acknowledged",
-        "delivery_status",
-        "delivery_attempts",
-    ]
+    list_display = [*ALERT_SUMMARY_FIELDS, "delivery_status", "delivery_attempts"]
     list_filter = ["acknowledged", "rule", "delivery_status", "created_at"]
     search_fields = ["=user_id", "=transaction_id"]
     show_full_result_count = False
@@ -86,7 +75,7 @@ class AlertAdmin(admin.ModelAdmin):
     def retry_delivery(self, request, queryset) -> None:
         count = 0
         for alert_id in queryset.exclude(delivery_status=Alert.Delivery.DELIVERED).values_list("id", flat=True):
-            if retry_delivery(alert_id=alert_id):
-                transaction.on_commit(partial(publish_alert_delivery, alert_id))
+            if webhooks.retry_delivery(alert_id=alert_id):
+                transaction.on_commit(partial(webhooks.publish, alert_id))
                 count += 1
         self.message_user(request, f"{count} push(es) queued again.", messages.SUCCESS)

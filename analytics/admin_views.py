@@ -11,10 +11,12 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from transactions.models import MAX_USER_ID
+from fido.dates import as_date
+from transactions.rules import user_id_error, validator
 from transactions.selectors import user_transaction_history
 
 from . import selectors
+from .periods import INVALID_DAY, check_period, parse_day
 
 OVERVIEW_DAYS = 30
 VIEW_PERMISSION = "transactions.view_transaction"
@@ -28,21 +30,31 @@ Y_TICKS = 4
 PIXEL = Decimal("0.01")
 
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+class DayField(forms.DateField):
+    """A calendar day written as the API takes it (analytics/periods.py), in a date picker."""
+
+    default_error_messages = {"invalid": INVALID_DAY}
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_day(value)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 class UserAnalyticsForm(forms.Form):
     """The user id and optional inclusive period of the analytics page."""
 
-    user_id = forms.IntegerField(min_value=1, max_value=MAX_USER_ID, label="User id")
-    date_from = forms.DateField(required=False, label="From", input_formats=["%Y-%m-%d"], widget=DATE_INPUT)
-    date_to = forms.DateField(required=False, label="To", input_formats=["%Y-%m-%d"], widget=DATE_INPUT)
+    user_id = forms.IntegerField(label="User id", validators=[validator(user_id_error)])
+    date_from = DayField(required=False, label="From")
+    date_to = DayField(required=False, label="To")
 
     def clean(self):
         cleaned = super().clean()
-        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
-        if date_from and date_to and date_from > date_to:
-            raise forms.ValidationError("'From' must not be after 'To'.")
+        check_period(cleaned.get("date_from"), cleaned.get("date_to"))
         return cleaned
 
 
@@ -117,8 +129,8 @@ def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: 
     """
     if not days:
         return None
-    first = date_from or dt.date.fromisoformat(days[0]["date"])
-    last = date_to or dt.date.fromisoformat(days[-1]["date"])
+    first = date_from or as_date(days[0]["date"])
+    last = date_to or as_date(days[-1]["date"])
     span = (last - first).days + 1
     plot_width = Decimal(CHART_WIDTH - MARGIN_LEFT - MARGIN_RIGHT)
     plot_height = Decimal(CHART_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM)
@@ -129,7 +141,7 @@ def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: 
 
     bars = []
     for day in days:
-        x = MARGIN_LEFT + slot * (dt.date.fromisoformat(day["date"]) - first).days + slot * Decimal("0.08")
+        x = MARGIN_LEFT + slot * (as_date(day["date"]) - first).days + slot * Decimal("0.08")
         for kind, offset in (("credit", Decimal(0)), ("debit", bar_width)):
             amount = Decimal(day[f"{kind}_total"])
             if amount <= 0:

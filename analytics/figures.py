@@ -16,6 +16,7 @@ from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Round, TruncDate
 from django.utils import timezone
 
+from fido.dates import as_date, local_day
 from transactions.models import Transaction, TransactionType
 from transactions.signals import TxnFacts
 
@@ -26,11 +27,6 @@ FIELDS = ("credit_count", "credit_cents", "debit_count", "debit_cents")
 
 # (user_id, day) -> [credit_count, credit_cents, debit_count, debit_cents]
 Deltas = dict[tuple[int, dt.date], list[int]]
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    """The calendar day of a moment in TIME_ZONE."""
-    return timezone.localtime(moment, timezone.get_default_timezone()).date()
 
 
 def cents(amount: Decimal) -> int:
@@ -160,7 +156,7 @@ def reconcile() -> set[int]:
             if not cursor.fetchone()[0]:
                 return set()
         cursor.execute(*reconciliation_sql())
-        changed = [(user_id, _date(day), count) for user_id, day, count in cursor.fetchall()]
+        changed = [(user_id, as_date(day), count) for user_id, day, count in cursor.fetchall()]
         emptied = sorted((user_id, day) for user_id, day, count in changed if count == 0)
         if emptied:
             cursor.executemany(
@@ -169,10 +165,6 @@ def reconcile() -> set[int]:
             )
     OverviewChange.objects.bulk_create([OverviewChange(day=day) for day in sorted({day for _, day, _ in changed})])
     return {user_id for user_id, _, _ in changed}
-
-
-def _date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
 def all_days() -> Iterable[dt.date]:

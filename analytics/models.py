@@ -35,7 +35,7 @@ class UserDayFigures(models.Model):
 class ServiceDayFigures(models.Model):
     """Every user's figures of one day, and the set of that day's active users as a bitmap.
 
-    Refreshed from UserDayFigures for the days named in OverviewChange (see analytics/overview.py),
+    Refreshed from UserDayFigures for the days named in OverviewChange (see analytics/service_figures.py),
     never on the write path, so writes never contend on a service-wide row.
     """
 
@@ -98,18 +98,16 @@ class UserStatistics(models.Model):
         return f"Statistics of user {self.user_id}"
 
 
+# What an alert shows in lists (the API's and the admin's).
+ALERT_SUMMARY_FIELDS = ("id", "rule", "user_id", "transaction_id", "transaction_amount", "created_at", "acknowledged")
+
+
 class Alert(models.Model):
     """A transaction that tripped a rule; one per (transaction, rule), with its webhook delivery state."""
 
     class Rule(models.TextChoices):
         LARGE_AMOUNT = "large_amount", "Amount at or above the threshold"
         UNUSUAL_AMOUNT = "unusual_amount", "At least 10x the user's previous average"
-
-    class Delivery(models.TextChoices):
-        NOT_CONFIGURED = "not_configured", "No webhook configured"
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed (gave up)"
 
     rule = models.CharField(max_length=14, choices=Rule.choices)
     user_id = models.BigIntegerField()
@@ -125,6 +123,14 @@ class Alert(models.Model):
     delivery_id = models.UUIDField(
         default=uuid.uuid4, unique=True, editable=False, help_text="X-Fido-Delivery: the same on every retry."
     )
+
+    # The webhook push of the alert (analytics/webhooks.py).
+    class Delivery(models.TextChoices):
+        NOT_CONFIGURED = "not_configured", "No webhook configured"
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
     delivery_status = models.CharField(max_length=14, choices=Delivery.choices, default=Delivery.NOT_CONFIGURED)
     delivery_attempts = models.PositiveIntegerField(default=0)
     delivery_last_error = models.TextField(blank=True, default="")

@@ -1,17 +1,12 @@
-"""Receivers of the write side's signals (see transactions/signals.py).
-
-The figures change inside the write's own database transaction (so they commit or roll back with
-it); the users' cache generations are replaced only after the commit, so no reader can cache a
-pre-write answer under the new generation.
-"""
+"""Receivers of the write side's signals (see transactions/signals.py): the per-day figures change inside
+the write's own database transaction, so they commit or roll back with it."""
 
 from django.db import transaction
 from django.dispatch import receiver
 
-from transactions.signals import outbox_event_committed, transaction_written, transactions_bulk_written
+from transactions.signals import transaction_written, transactions_bulk_written
 
-from . import cache, figures, processing
-from .tasks import publish_event
+from . import figures, service_figures, statistics
 
 
 @receiver(transaction_written, dispatch_uid="analytics.figures.transaction_written")
@@ -21,8 +16,6 @@ def keep_figures_on_write(sender, *, before=None, after=None, **kwargs) -> None:
     figures.add_facts(deltas, before, -1)
     figures.add_facts(deltas, after, +1)
     figures.apply_deltas(deltas)
-    users = {facts.user_id for facts in (before, after) if facts is not None}
-    transaction.on_commit(lambda: cache.bump_generations(users), robust=True)
 
 
 @receiver(transactions_bulk_written, dispatch_uid="analytics.figures.transactions_bulk_written")
@@ -33,16 +26,7 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
         figures.add_facts(deltas, one, +1)
     figures.apply_deltas(deltas)
     users = {user_id for user_id, _ in deltas}
-    transaction.on_commit(lambda: cache.bump_generations(users), robust=True)
-    # Bulk loads write no outbox events: bring the users' statistics and credit profiles up to date
-    # once the load has committed, so the command that loaded them exits with everything exact.
-    transaction.on_commit(lambda: processing.refresh_users(user_ids=users))
-
-
-# --- Processing after a write (SPEC §7) ------------------------------------------------------
-
-
-@receiver(outbox_event_committed, dispatch_uid="analytics.enqueue_outbox_event")
-def enqueue_outbox_event(sender, event_id: int, **kwargs) -> None:
-    """The write has committed: queue its processing (the relay covers a failed publish)."""
-    publish_event(event_id)
+    # Bulk loads write no outbox events: bring the users' statistics and credit profiles, and the
+    # overview's days, up to date once the load has committed, so the command exits with everything exact.
+    transaction.on_commit(lambda: statistics.refresh_users(user_ids=users))
+    transaction.on_commit(service_figures.apply_changes)

@@ -7,15 +7,11 @@ Decimal here; averages round half-up to 2 places.
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from types import SimpleNamespace
 
 from django.db.models import QuerySet
 
-from transactions.pagination import TransactionKeysetPagination
-from transactions.selectors import user_transaction_history
-from transactions.serializers import TransactionSerializer
+from fido.dates import as_date, iso
 
-from . import overview as overview_upkeep
 from .models import ServiceDayFigures, UserDayFigures
 
 CENT = Decimal("0.01")
@@ -40,10 +36,6 @@ def _in_period(queryset: QuerySet, date_from: dt.date | None, date_to: dt.date |
     return queryset
 
 
-def _as_date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
 def summarize(days: list[tuple]) -> dict:
     """Period figures from (day, credit_count, credit_cents, debit_count, debit_cents) rows, oldest first."""
     credit_count = debit_count = credit_cents = debit_cents = 0
@@ -61,7 +53,7 @@ def summarize(days: list[tuple]) -> dict:
         "transaction_count": count,
         "average_transaction_value": money(average) if count else None,
         "busiest_day": (
-            {"date": _as_date(busiest_day).isoformat(), "transaction_count": busiest_count} if busiest_day else None
+            {"date": iso(as_date(busiest_day)), "transaction_count": busiest_count} if busiest_day else None
         ),
         "credit": {"count": credit_count, "total": money_from_cents(credit_cents)},
         "debit": {"count": debit_count, "total": money_from_cents(debit_cents)},
@@ -83,8 +75,8 @@ def user_analytics(*, user_id: int, date_from: dt.date | None = None, date_to: d
     """SPEC §6 figures of one user over an optional inclusive period."""
     return {
         "user_id": user_id,
-        "date_from": date_from.isoformat() if date_from else None,
-        "date_to": date_to.isoformat() if date_to else None,
+        "date_from": iso(date_from),
+        "date_to": iso(date_to),
         **summarize(_user_days(user_id, date_from, date_to)),
     }
 
@@ -93,7 +85,7 @@ def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.da
     """SPEC §6 chart rows: date, transaction_count, credit_total, debit_total; oldest first."""
     return [
         {
-            "date": _as_date(day).isoformat(),
+            "date": iso(as_date(day)),
             "transaction_count": credit_count + debit_count,
             "credit_total": money_from_cents(credit_cents),
             "debit_total": money_from_cents(debit_cents),
@@ -104,7 +96,6 @@ def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.da
 
 def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
     """SPEC §6 service-wide figures over an optional inclusive period, with the exact distinct user count."""
-    overview_upkeep.apply_changes()
     rows = _in_period(ServiceDayFigures.objects.all(), date_from, date_to).order_by("day")
     days, active = [], 0
     for *figures, users in rows.values_list(*DAY_FIELDS, "users"):
@@ -112,26 +103,12 @@ def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None
         active |= int.from_bytes(users, "little")
     summary = summarize(days)
     return {
-        "date_from": date_from.isoformat() if date_from else None,
-        "date_to": date_to.isoformat() if date_to else None,
+        "date_from": iso(date_from),
+        "date_to": iso(date_to),
         "transaction_count": summary["transaction_count"],
         "user_count": active.bit_count(),
         "credit": summary["credit"],
         "debit": summary["debit"],
         "net": summary["net"],
         "busiest_day": summary["busiest_day"],
-    }
-
-
-def user_history_page(*, user_id: int, page_size: int, cursor: str | None) -> dict:
-    """One page of a user's history as clients see it, with the cursors of its neighbours (not links)."""
-    paginator = TransactionKeysetPagination()
-    query = {paginator.page_size_query_param: str(page_size)}
-    if cursor:
-        query[paginator.cursor_query_param] = cursor
-    rows = paginator.paginate_queryset(user_transaction_history(user_id=user_id), SimpleNamespace(query_params=query))
-    return {
-        "results": TransactionSerializer(rows, many=True).data,
-        "next_cursor": paginator.next_cursor,
-        "previous_cursor": paginator.previous_cursor,
     }

@@ -1,23 +1,19 @@
-"""Shapes of the analytics endpoints (SPEC §6): the period parameters and the responses (for the schema)."""
-
-import datetime as dt
-import re
+"""Shapes of the analytics endpoints (SPEC §6, §7): the period parameters and the responses."""
 
 from rest_framework import serializers
 
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from .models import ALERT_SUMMARY_FIELDS, Alert, CreditProfile
+from .periods import INVALID_DAY, check_period, parse_day
 
 
 class StrictDateField(serializers.Field):
     """A calendar date written exactly as YYYY-MM-DD."""
 
-    default_error_messages = {"invalid": "Use a date written as YYYY-MM-DD."}
+    default_error_messages = {"invalid": INVALID_DAY}
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not ISO_DATE.match(data):
-            self.fail("invalid")
         try:
-            return dt.date.fromisoformat(data)
+            return parse_day(data)
         except ValueError:
             self.fail("invalid")
 
@@ -32,9 +28,7 @@ class PeriodSerializer(serializers.Serializer):
     date_to = StrictDateField(required=False, help_text="Last day of the period (YYYY-MM-DD), inclusive.")
 
     def validate(self, attrs):
-        date_from, date_to = attrs.get("date_from"), attrs.get("date_to")
-        if date_from and date_to and date_from > date_to:
-            raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
+        check_period(attrs.get("date_from"), attrs.get("date_to"))
         return attrs
 
 
@@ -74,3 +68,43 @@ class DailyRowSerializer(serializers.Serializer):
 
 class OverviewSerializer(PeriodFiguresSerializer):
     user_count = serializers.IntegerField(help_text="Distinct users with a transaction in the period.")
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [*ALERT_SUMMARY_FIELDS, "acknowledged_at"]
+        read_only_fields = fields
+
+
+class CreditComponentsSerializer(serializers.Serializer):
+    """Each component of the score in [0, 1], as a decimal string with 4 places."""
+
+    net_flow = serializers.CharField()
+    debit_credit_ratio = serializers.CharField()
+    regularity = serializers.CharField()
+    history_length = serializers.CharField()
+    activity = serializers.CharField()
+
+
+class CreditInputsSerializer(serializers.Serializer):
+    """The user's history as the formula saw it."""
+
+    transaction_count = serializers.IntegerField()
+    credit_total = serializers.CharField()
+    debit_total = serializers.CharField()
+    net_flow = serializers.CharField(help_text="credit_total - debit_total")
+    debit_credit_ratio = serializers.CharField(allow_null=True, help_text="debit_total / credit_total; null: no credit")
+    history_days = serializers.IntegerField(help_text="Whole days from the first to the last transaction")
+    active_months = serializers.IntegerField(help_text="Calendar months with at least one transaction")
+    span_months = serializers.IntegerField(help_text="Calendar months from the first to the last transaction")
+    components = CreditComponentsSerializer()
+
+
+class CreditProfileSerializer(serializers.ModelSerializer):
+    inputs = CreditInputsSerializer(read_only=True)
+
+    class Meta:
+        model = CreditProfile
+        fields = ["user_id", "score", "inputs", "computed_at"]
+        read_only_fields = fields

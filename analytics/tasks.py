@@ -1,58 +1,33 @@
-"""Celery tasks. Thin: they carry ids only, call a service, and retry with backoff.
+"""Celery tasks: thin wrappers that carry ids only, call a service, and retry with backoff.
 
-Publishing never blocks a request for long: a single connection attempt with a short timeout
-(settings ``CELERY_BROKER_*``), no publish retry; on failure the work stays pending in the outbox
-and the periodic relay publishes it later.
+Task names are part of the messages already queued: ``process_event`` and ``deliver_alert`` are pinned to
+the names their publishers send (``transactions/outbox.py``, ``webhooks.py``); the others are named after
+this module, as the beat schedule in settings names them.
 """
-
-import logging
 
 from celery import shared_task
 
-from . import cache, figures, overview, processing, webhooks
+from fido import cache
+from transactions import outbox
 
-logger = logging.getLogger(__name__)
-
-
-# --- Processing after a write ----------------------------------------------------------------
+from . import figures, processing, service_figures, statistics, webhooks
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name=outbox.PROCESS_EVENT_TASK)
 def process_event(self, event_id: int) -> None:
-    """Apply one outbox event; failures are recorded on the event and retried until it is marked failed."""
+    """Apply one outbox event, then the overview's share of the write; failures are recorded on the event and
+    retried until it is given up."""
     try:
         processing.process_event(event_id=event_id)
     except Exception as exc:
-        delay = processing.record_event_failure(event_id=event_id, error=exc)
+        delay = outbox.record_failure(event_id=event_id, error=exc)
         if delay is not None:
             raise self.retry(countdown=delay, exc=exc) from exc
+    # After the event's commit, in its own transactions: the day the write changed (and any other pending).
+    service_figures.apply_changes()
 
 
-def _publish(task, object_id: int, what: str) -> bool:
-    """One bounded publish attempt; False (logged, work left pending for the relay) when it fails."""
-    try:
-        task.apply_async(args=[object_id], retry=False)
-    except Exception as exc:
-        logger.warning("%s %s not published (%s); the relay will deliver it", what, object_id, type(exc).__name__)
-        return False
-    return True
-
-
-def publish_event(event_id: int) -> bool:
-    """Queue an outbox event's processing; False (logged, event left pending) when the broker is unreachable."""
-    return _publish(process_event, event_id, "outbox event")
-
-
-@shared_task
-def relay_pending_work() -> dict:
-    """Periodic (beat): publish events and alert pushes whose first publish or retry got lost."""
-    return processing.relay_pending_work()
-
-
-# --- Alert push ------------------------------------------------------------------------------
-
-
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, name=webhooks.DELIVER_ALERT_TASK)
 def deliver_alert(self, alert_id: int) -> None:
     """Push one alert to ALERT_WEBHOOK_URL; the attempt count and backoff live on the alert."""
     delay = webhooks.deliver_alert(alert_id=alert_id)
@@ -61,18 +36,19 @@ def deliver_alert(self, alert_id: int) -> None:
         raise self.retry(countdown=delay)
 
 
-def publish_alert_delivery(alert_id: int) -> bool:
-    """Queue an alert push; False (logged, push left pending for the relay) when the broker is unreachable."""
-    return _publish(deliver_alert, alert_id, "alert push")
-
-
-# --- Analytics upkeep --------------------------------------------------------------------------
+@shared_task
+def relay_pending_work() -> dict:
+    """Periodic (beat): publish events and alert pushes whose first publish or retry got lost."""
+    events = outbox.relay()
+    # A failed event publish means the broker is down again: the pushes wait for the next run too.
+    pushes = webhooks.relay() if events.complete else 0
+    return {"events": events.published, "alert_deliveries": pushes}
 
 
 @shared_task(ignore_result=True)
 def refresh_analytics() -> None:
     """Fold pending writes into the overview, and recompute hot cache entries before they expire."""
-    overview.apply_changes()
+    service_figures.apply_changes()
     cache.refresh_hot_entries()
 
 
@@ -84,7 +60,8 @@ def reconcile_analytics() -> list[int]:
     not at every refresh. Returns the users whose figures were corrected.
     """
     corrected = figures.reconcile()
+    service_figures.apply_changes()  # the corrected days
     cache.bump_generations(corrected)
     if corrected:
-        processing.refresh_users(user_ids=corrected)  # their statistics and credit profiles follow too
+        statistics.refresh_users(user_ids=corrected)  # their statistics and credit profiles follow too
     return sorted(corrected)

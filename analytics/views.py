@@ -1,4 +1,5 @@
-"""Per-user reads: transaction history (SPEC §5) and analytics (SPEC §6), cached through analytics/cache.py.
+"""The analytics endpoints (SPEC §6), answered through the response cache (analytics/answers.py), and the
+alerts and credit profiles (SPEC §7), read-only.
 
 Every response computed says ``X-Cache: MISS``, every one served from the cache ``X-Cache: HIT``.
 Reading any of them needs the `view_transaction` permission, like the transactions themselves.
@@ -7,28 +8,35 @@ Reading any of them needs the `view_transaction` permission, like the transactio
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from transactions.masking import FullNameMaskingMixin
-from transactions.pagination import TransactionKeysetPagination
+from fido.cache import X_CACHE, Cached
 from transactions.selectors import transaction_list
-from transactions.serializers import TransactionSerializer
+from transactions.views import USER_ID_PARAMETER
 
-from . import cache
-from .serializers import DailyRowSerializer, OverviewSerializer, PeriodSerializer, UserAnalyticsSerializer
+from . import answers
+from .filters import AlertFilter
+from .models import Alert, CreditProfile
+from .serializers import (
+    AlertSerializer,
+    CreditProfileSerializer,
+    DailyRowSerializer,
+    OverviewSerializer,
+    PeriodSerializer,
+    UserAnalyticsSerializer,
+)
 
-USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The user's id.")
 PERIOD_PARAMETERS = [
     OpenApiParameter("date_from", str, description="First day (YYYY-MM-DD, inclusive, in TIME_ZONE)."),
     OpenApiParameter("date_to", str, description="Last day (YYYY-MM-DD, inclusive, in TIME_ZONE)."),
 ]
-X_CACHE = "X-Cache"
 NO_TRANSACTIONS = OpenApiResponse(description="The user has no transactions at all.")
 
 
-def _mark(view, cached: cache.Cached) -> cache.Cached:
+def _mark(view, cached: Cached) -> Cached:
     # Through the view's headers, so an error answered from the cache (a 404) carries it too.
-    view.headers[X_CACHE] = "HIT" if cached.hit else "MISS"
+    view.headers[X_CACHE] = cached.x_cache
     return cached
 
 
@@ -45,35 +53,11 @@ class _ReadView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def found(self, cached: cache.Cached) -> Response:
+    def found(self, cached: Cached) -> Response:
         _mark(self, cached)
         if cached.value is None:
             raise NotFound("This user has no transactions.")
         return Response(cached.value)
-
-
-@extend_schema(parameters=[USER_ID_PARAMETER])
-class UserTransactionHistoryView(FullNameMaskingMixin, generics.ListAPIView):
-    """A user's transactions, newest first; an empty page for an unknown user."""
-
-    queryset = transaction_list()
-    serializer_class = TransactionSerializer
-    pagination_class = TransactionKeysetPagination
-    filter_backends = []
-
-    def list(self, request, *args, **kwargs):
-        paginator = self.paginator
-        page_size = paginator.get_page_size(request)
-        cached = cache.user_history_page(
-            user_id=self.kwargs["user_id"],
-            page_size=page_size,
-            cursor=request.query_params.get(paginator.cursor_query_param),
-        )
-        _mark(self, cached)
-        paginator.request = request
-        paginator.next_cursor = cached.value["next_cursor"]
-        paginator.previous_cursor = cached.value["previous_cursor"]
-        return Response(paginator.get_paginated_data(cached.value["results"]))
 
 
 @extend_schema(
@@ -86,7 +70,7 @@ class UserAnalyticsView(_ReadView):
     serializer_class = UserAnalyticsSerializer
 
     def get(self, request, user_id: int):
-        return self.found(cache.user_analytics(user_id=user_id, **self.period()))
+        return self.found(answers.cached_user_analytics(user_id=user_id, **self.period()))
 
 
 @extend_schema(
@@ -99,7 +83,7 @@ class UserDailyView(_ReadView):
     serializer_class = DailyRowSerializer
 
     def get(self, request, user_id: int):
-        return self.found(cache.user_daily(user_id=user_id, **self.period()))
+        return self.found(answers.cached_user_daily(user_id=user_id, **self.period()))
 
 
 @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: OverviewSerializer})
@@ -109,12 +93,31 @@ class OverviewView(_ReadView):
     serializer_class = OverviewSerializer
 
     def get(self, request):
-        return Response(_mark(self, cache.overview(**self.period())).value)
+        return Response(_mark(self, answers.cached_overview(**self.period())).value)
 
 
-@extend_schema(exclude=True)
-class BenchCachePingView(_ReadView):
-    """Benchmark floor (only with BENCH_ENDPOINTS=1): same authentication and permission, one cache read."""
+class AlertPagination(CursorPagination):
+    """Newest first by id: ids only grow, so a cursor on it never skips or repeats an alert."""
 
-    def get(self, request):
-        return Response({"ok": True, "value": cache.bench_ping()})
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class AlertListView(generics.ListAPIView):
+    """Alerts raised by large or unusual transactions, newest first."""
+
+    queryset = Alert.objects.all()
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilter
+    pagination_class = AlertPagination
+
+
+@extend_schema(parameters=[USER_ID_PARAMETER])
+class CreditProfileView(generics.RetrieveAPIView):
+    """A user's credit score (300-850) with its inputs; 404 until it has been computed once."""
+
+    queryset = CreditProfile.objects.all()
+    serializer_class = CreditProfileSerializer
+    lookup_field = "user_id"

@@ -11,7 +11,6 @@ import hmac
 import http.client
 import json
 import logging
-import random
 import urllib.error
 import urllib.request
 
@@ -19,9 +18,14 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from transactions import outbox
+
 from .models import Alert
 
 logger = logging.getLogger(__name__)
+
+# The task that pushes an alert. Messages already queued carry this name: never change it.
+DELIVER_ALERT_TASK = "analytics.tasks.deliver_alert"
 
 SIGNATURE_HEADER = "X-Fido-Signature"
 DELIVERY_HEADER = "X-Fido-Delivery"
@@ -73,12 +77,15 @@ def _post(url: str, body: bytes, headers: dict) -> str | None:
 
 
 def retry_delay(attempts: int) -> float | None:
-    """Seconds before the next try after `attempts` failed ones (with up to 10% jitter); None: give up."""
-    delays = settings.ALERT_WEBHOOK_RETRY_DELAYS
-    if attempts > len(delays):
+    """Seconds before the next try after `attempts` failed ones (the outbox's backoff policy); None: give up."""
+    if attempts >= settings.ALERT_WEBHOOK_MAX_ATTEMPTS:
         return None
-    base = delays[attempts - 1]
-    return base + random.uniform(0, base / 10)  # noqa: S311 (jitter, not a secret)
+    return outbox.retry_delay(attempts, base=settings.ALERT_WEBHOOK_RETRY_BASE, cap=settings.ALERT_WEBHOOK_RETRY_MAX)
+
+
+def publish(alert_id: int) -> bool:
+    """Queue an alert push; False (logged, the push stays pending for the relay) when the broker is unreachable."""
+    return outbox.send(DELIVER_ALERT_TASK, alert_id, what="alert push")
 
 
 def deliver_alert(*, alert_id: int) -> float | None:
@@ -138,3 +145,18 @@ def retry_delivery(*, alert_id: int) -> bool:
             delivery_next_attempt_at=timezone.now() + dt.timedelta(seconds=settings.OUTBOX_RELAY_LEASE),
         )
     )
+
+
+def relay(*, now: dt.datetime | None = None) -> int:
+    """Publish the pushes still owed whose publish or retry got lost; stop at a failed publish. Returns how many."""
+    alert_ids = outbox.claim_due(
+        Alert.objects.filter(delivery_status=Alert.Delivery.PENDING, delivery_next_attempt_at__isnull=False),
+        date_field="delivery_next_attempt_at",
+        now=now or timezone.now(),
+    )
+    published = 0
+    for alert_id in alert_ids:
+        if not publish(alert_id):
+            break
+        published += 1
+    return published

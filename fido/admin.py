@@ -4,6 +4,8 @@ and a user analytics page. Model admins register on it through ``admin.site`` as
 from django.contrib import admin
 from django.urls import path
 
+from analytics.admin_views import index_context, user_analytics_view
+
 
 class FidoAdminSite(admin.AdminSite):
     """Django's admin site with the analytics pages of the back office."""
@@ -14,14 +16,10 @@ class FidoAdminSite(admin.AdminSite):
     index_template = "admin/analytics/index.html"
 
     def get_urls(self):
-        from analytics.admin_views import user_analytics_view
-
         return [
             path("user-analytics/", self.admin_view(user_analytics_view), name="user-analytics"),
             *super().get_urls(),
         ]
 
     def index(self, request, extra_context=None):
-        from analytics.admin_views import index_context
-
         return super().index(request, extra_context={**index_context(request), **(extra_context or {})})

@@ -1,34 +1,12 @@
-"""The one exception handler (SPEC §4), through drf-standardized-errors."""
+"""The one exception handler of the API (SPEC §4), through drf-standardized-errors; shapes come from fido/errors.py."""
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.serializers import as_serializer_error
 
-
-class Conflict(exceptions.APIException):
-    """409: the request collides with another still in progress."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "A request with this idempotency key is still in progress."
-    default_code = "conflict"
-
-
-class UnprocessableEntity(exceptions.APIException):
-    """422: the request is well-formed but cannot be honoured as sent."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "The request cannot be processed."
-    default_code = "unprocessable"
-
-
-class RequestTooLarge(exceptions.APIException):
-    """413: the body is over the limit (SPEC §4)."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "request_too_large"
+from .errors import BadRequest, RequestTooLarge
 
 
 class ExceptionHandler(BaseExceptionHandler):
@@ -46,5 +24,9 @@ class ExceptionHandler(BaseExceptionHandler):
             return exceptions.ParseError("Too many query or form parameters.")
         if isinstance(exc, SuspiciousOperation):
             # Django's own guards (a disallowed host, a malformed header): the client's fault, no details.
-            return exceptions.ParseError("Bad request.")
+            return BadRequest()
         return super().convert_known_exceptions(exc)
+
+    def convert_unhandled_exceptions(self, exc: Exception) -> exceptions.APIException:
+        # Every 500 reads the same, here and outside DRF (fido/errors.py): no details.
+        return exc if isinstance(exc, exceptions.APIException) else exceptions.APIException()

@@ -3,24 +3,11 @@
 from http import HTTPStatus
 
 from django.conf import settings
-from django.http import JsonResponse
 from django.urls import Resolver404, resolve
+from rest_framework import exceptions
 from rest_framework.response import Response
 
-API_PREFIX = "/api/"
-# For error responses Django produces outside DRF: (type, code, detail) by status.
-DJANGO_ERRORS = {
-    HTTPStatus.BAD_REQUEST: ("client_error", "parse_error", "Bad request."),
-    HTTPStatus.FORBIDDEN: ("client_error", "permission_denied", "You do not have permission to perform this action."),
-    HTTPStatus.NOT_FOUND: ("client_error", "not_found", "Not found."),
-    HTTPStatus.METHOD_NOT_ALLOWED: ("client_error", "method_not_allowed", "Method not allowed."),
-    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ("client_error", "request_too_large", "The request body is too large."),
-}
-
-
-def error_body(error_type: str, code: str, detail: str, attr: str | None = None) -> dict:
-    """One error in the SPEC §4 shape, for responses produced outside DRF's exception handler."""
-    return {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": attr}]}
+from .errors import RequestTooLarge, error_response, exception_for, is_api
 
 
 class RequestBodyLimitMiddleware:
@@ -37,19 +24,9 @@ class RequestBodyLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse(
-                error_body("client_error", "parse_error", "Content-Length is not a number."),
-                status=HTTPStatus.BAD_REQUEST,
-            )
+            return error_response(exceptions.ParseError("Content-Length is not a number."))
         if length > settings.MAX_REQUEST_BODY_BYTES:
-            return JsonResponse(
-                error_body(
-                    "client_error",
-                    "request_too_large",
-                    f"The request body exceeds {settings.MAX_REQUEST_BODY_BYTES} bytes.",
-                ),
-                status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            )
+            return error_response(RequestTooLarge(f"The request body exceeds {settings.MAX_REQUEST_BODY_BYTES} bytes."))
         return self.get_response(request)
 
 
@@ -74,23 +51,14 @@ class ApiErrorShapeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(API_PREFIX):
+        if not is_api(request):
             return self.get_response(request)
         if not request.path.endswith("/") and not _resolves(request.path) and _resolves(f"{request.path}/"):
-            return JsonResponse(
-                error_body("client_error", "not_found", f"Not found. Did you mean {request.path}/ (trailing slash)?"),
-                status=HTTPStatus.NOT_FOUND,
-            )
+            hint = f"Did you mean {request.path}/ (trailing slash)?"
+            return error_response(exceptions.NotFound(f"{exceptions.NotFound.default_detail} {hint}"))
         response = self.get_response(request)
         if response.status_code < HTTPStatus.BAD_REQUEST or isinstance(response, Response):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
-        if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            body = error_body("server_error", "error", "A server error occurred.")
-        else:
-            error_type, code, detail = DJANGO_ERRORS.get(
-                response.status_code, ("client_error", "error", response.reason_phrase)
-            )
-            body = error_body(error_type, code, detail)
-        return JsonResponse(body, status=response.status_code)
+        return error_response(exception_for(response, request))

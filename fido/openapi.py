@@ -15,6 +15,8 @@ from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
 
+from transactions.idempotency import HEADER as IDEMPOTENCY_HEADER
+
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 DESCRIPTIONS = {
@@ -116,9 +118,7 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         for field, codes in getattr(self.view, "query_validation_error_codes", {}).items():
             errors.setdefault(field, set()).update(codes)
         if self._is_idempotent():
-            from transactions.idempotency import HEADER  # apps are not importable when settings load
-
-            errors.setdefault(HEADER, set()).add("invalid")
+            errors.setdefault(IDEMPOTENCY_HEADER, set()).add("invalid")
         return errors
 
     def _rejects_unknown_fields(self) -> bool:

@@ -203,9 +203,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 2 * 60 * 60,
 }
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {
-    "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
-}
 
 # --- Processing after a write (SPEC §7) -----------------------------------------------------
 # An outbox event still pending this many seconds after its write is re-published by the relay.
@@ -217,8 +214,11 @@ OUTBOX_RELAY_BATCH = 500
 OUTBOX_MAX_ATTEMPTS = 8
 OUTBOX_RETRY_BASE = 5
 OUTBOX_RETRY_MAX = 600
-# Alert webhook: seconds to wait before each retry; the first within a minute, over an hour in total.
-ALERT_WEBHOOK_RETRY_DELAYS = [30, 60, 120, 240, 480, 900, 900, 900, 900, 900]
+# Alert webhook, with the outbox's backoff: 30 s doubling to at most 15 min (plus jitter), so the first retry
+# comes within a minute and 10 retries (11 attempts) go on for over an hour (5,430 s) before giving up.
+ALERT_WEBHOOK_RETRY_BASE = 30
+ALERT_WEBHOOK_RETRY_MAX = 900
+ALERT_WEBHOOK_MAX_ATTEMPTS = 11
 ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=3.0)
 
 
@@ -395,20 +395,23 @@ LOGGING = {
 # --- Analytics ------------------------------------------------------------------------------
 # The refresh folds pending writes into the overview and recomputes hot cache entries before they
 # expire (entries are refreshed from half their TTL on).
-ANALYTICS_REFRESH_SECONDS = max(5, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
-CELERY_BEAT_SCHEDULE["analytics-refresh"] = {
-    "task": "analytics.tasks.refresh_analytics",
-    "schedule": ANALYTICS_REFRESH_SECONDS,
-}
+ANALYTICS_REFRESH_SECONDS = max(1, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
+# The overview lags writes by at most OVERVIEW_MAX_AGE: a write's days reach its figures when its event is
+# processed (in-process right after the commit when embedded), or at the latest at the next refresh; an
+# overview computed then is cached for the rest of the budget.
+if OVERVIEW_MAX_AGE < 2:
+    raise ImproperlyConfigured("OVERVIEW_MAX_AGE must be at least 2 seconds: the refresh and the cache share it.")
+OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS
 # The reconciliation (a full scan) corrects figures changed in SQL; at most TTL/2 apart, such a
 # change shows within ANALYTICS_CACHE_TTL (SPEC §6).
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
-CELERY_BEAT_SCHEDULE["analytics-reconcile"] = {
-    "task": "analytics.tasks.reconcile_analytics",
-    "schedule": ANALYTICS_RECONCILE_SECONDS,
+
+# What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation.
+CELERY_BEAT_SCHEDULE = {
+    "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
+    "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
+    "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
 }
-# `make bench` only: adds /api/v1/bench/cache-ping/, the floor the benchmark measures against.
-BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
 # --- Health (fido/health.py) ----------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)

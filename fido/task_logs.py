@@ -11,6 +11,7 @@ import time
 from logging.config import dictConfig
 
 from celery import signals
+from django.conf import settings
 
 from . import db_router
 from .logs import request_id_var
@@ -23,8 +24,6 @@ _started: dict[str, tuple[float, object, object]] = {}
 @signals.setup_logging.connect
 def use_django_logging(**kwargs) -> None:
     """Workers log through settings.LOGGING instead of Celery's own root handler."""
-    from django.conf import settings
-
     dictConfig(settings.LOGGING)
 
 

@@ -5,24 +5,23 @@ name goes through the keyed hash, so no row is decrypted to find it; every save 
 through ``services`` so derived figures and processing follow admin edits as they follow the API.
 """
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
-from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from . import services
+from . import outbox, rules, services
 from .fields import name_hash
 from .masking import VIEW_FULL_NAME, mask_name
-from .models import MAX_AMOUNT, MAX_USER_ID, OutboxEvent, Transaction
-from .serializers import EARLIEST_DATE, FUTURE_TOLERANCE, has_forbidden_characters
-from .signals import outbox_event_committed
+from .models import OutboxEvent, Transaction
 
-MIN_AMOUNT = Decimal("0.01")
+# The API's rules (transactions/rules.py) on the form's fields, with the same messages.
+FIELD_RULES = {
+    "user_id": rules.user_id_error,
+    "full_name": rules.name_error,
+    "transaction_date": rules.date_error,
+    "transaction_amount": rules.amount_error,
+}
 
 
 class TransactionAdminForm(forms.ModelForm):
@@ -30,36 +29,22 @@ class TransactionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Transaction
-        fields = list(services.UPDATABLE_FIELDS)
+        fields = list(rules.WRITABLE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "full_name" in self.fields:
             self.fields["full_name"] = forms.CharField(
-                label="Full name", max_length=255, strip=True, widget=forms.TextInput(attrs={"size": 40})
+                label="Full name",
+                max_length=rules.NAME_MAX_LENGTH,
+                strip=True,
+                widget=forms.TextInput(attrs={"size": 40}),
             )
         if "user_id" in self.fields:
-            self.fields["user_id"].validators += [MinValueValidator(1), MaxValueValidator(MAX_USER_ID)]
-            self.fields["user_id"].widget.attrs.update(min=1, max=MAX_USER_ID)
-        if "transaction_amount" in self.fields:
-            self.fields["transaction_amount"].validators += [
-                MinValueValidator(MIN_AMOUNT),
-                MaxValueValidator(MAX_AMOUNT),
-            ]
-
-    def clean_full_name(self):
-        value = self.cleaned_data["full_name"]
-        if has_forbidden_characters(value):
-            raise forms.ValidationError("Must not contain NUL or other control characters.")
-        return value
-
-    def clean_transaction_date(self):
-        value = self.cleaned_data["transaction_date"]
-        if value < EARLIEST_DATE:
-            raise forms.ValidationError("Must not be earlier than 1900-01-01.")
-        if value > timezone.now() + FUTURE_TOLERANCE:
-            raise forms.ValidationError("Must not be later than 5 minutes past the server's current time.")
-        return value
+            self.fields["user_id"].widget.attrs.update(min=1, max=rules.MAX_USER_ID)
+        for name, check in FIELD_RULES.items():
+            if name in self.fields:
+                self.fields[name].validators.append(rules.validator(check))
 
 
 @admin.register(Transaction)
@@ -105,7 +90,7 @@ class TransactionAdmin(admin.ModelAdmin):
             return queryset, False
         if term.isascii() and term.isdigit():
             user_id = int(term)
-            if not 1 <= user_id <= MAX_USER_ID:
+            if rules.user_id_error(user_id):
                 return queryset.none(), False
             return queryset.filter(user_id=user_id), False
         return queryset.filter(full_name_hash=name_hash(term)), False
@@ -129,14 +114,10 @@ class TransactionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            changes = {
-                field: form.cleaned_data[field] for field in form.changed_data if field in services.UPDATABLE_FIELDS
-            }
+            changes = {field: form.cleaned_data[field] for field in form.changed_data if field in rules.WRITABLE_FIELDS}
             saved = services.transaction_update(txn_id=obj.pk, **changes) if changes else obj
         else:
-            saved = services.transaction_create(
-                **{field: form.cleaned_data[field] for field in services.UPDATABLE_FIELDS}
-            )
+            saved = services.transaction_create(**{field: form.cleaned_data[field] for field in rules.WRITABLE_FIELDS})
         obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
 
     def delete_model(self, request, obj):
@@ -199,19 +180,9 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-queue selected events (pending or failed) now", permissions=["change"])
     def requeue(self, request, queryset):
-        now = timezone.now()
-        with transaction.atomic():
-            event_ids = list(
-                queryset.exclude(status=OutboxEvent.Status.DONE).select_for_update().values_list("pk", flat=True)
-            )
-            OutboxEvent.objects.filter(pk__in=event_ids).update(
-                status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=now
-            )
-            for event_id in event_ids:
-                transaction.on_commit(
-                    lambda event_id=event_id: outbox_event_committed.send(sender=OutboxEvent, event_id=event_id)
-                )
-        skipped = queryset.count() - len(event_ids)
-        self.message_user(request, f"Re-queued {len(event_ids)} event(s).", messages.SUCCESS)
+        selected = list(queryset.values_list("pk", flat=True))
+        requeued = outbox.requeue(event_ids=selected)
+        skipped = len(selected) - len(requeued)
+        self.message_user(request, f"Re-queued {len(requeued)} event(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Left {skipped} event(s) already done alone.", messages.WARNING)

@@ -7,9 +7,10 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.utils import timezone
+from fido.dates import start_of_day
 
-from .models import MAX_AMOUNT, TransactionType
+from .models import TransactionType
+from .rules import MAX_AMOUNT
 
 # Akan day names, Ga, Ewe, Fante, Dagbani and Hausa names, and the church names common across Ghana.
 MALE_NAMES = (  # noqa: SIM905  (a word list reads best as words)
@@ -80,9 +81,7 @@ def demo_rows(
     for weight in weights:
         total += weight
         cumulative.append(total)
-    start = timezone.make_aware(
-        dt.datetime.combine(end_date - dt.timedelta(days=days), dt.time.min), timezone.get_default_timezone()
-    )
+    start = start_of_day(end_date - dt.timedelta(days=days))
     hours = range(24)
     for index in range(transactions):
         # Everyone once, then by weight.

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.utils import timezone
 
-from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
+from fido.dates import start_of_day
+
+from .models import Transaction, TransactionType
+from .rules import MAX_AMOUNT, MAX_USER_ID
 
 # No transaction is older (the serializer refuses earlier dates), so an earlier lower bound filters
 # nothing; skipping it keeps year-1 dates in time zones east of UTC from overflowing in conversion.
@@ -15,13 +17,21 @@ EARLIEST_DAY = dt.date(1900, 1, 1)
 ISO_DATE = ["%Y-%m-%d"]
 
 
-def start_of_day(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in TIME_ZONE, as an aware datetime."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
-
-
 class UserIdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
+
+
+def amount_filter(lookup_expr: str, label: str) -> django_filters.NumberFilter:
+    """An inclusive bound on the amount: a decimal with at most 2 places, from 0 to MAX_AMOUNT."""
+    return django_filters.NumberFilter(
+        field_name="transaction_amount",
+        lookup_expr=lookup_expr,
+        min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        label=label,
+    )
 
 
 class TransactionFilter(django_filters.FilterSet):
@@ -35,24 +45,8 @@ class TransactionFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(
         method="filter_date_to", input_formats=ISO_DATE, label="On or before this date (YYYY-MM-DD)"
     )
-    amount_min = django_filters.NumberFilter(
-        field_name="transaction_amount",
-        lookup_expr="gte",
-        min_value=Decimal("0"),
-        max_value=MAX_AMOUNT,
-        max_digits=14,
-        decimal_places=2,
-        label="Amount at least",
-    )
-    amount_max = django_filters.NumberFilter(
-        field_name="transaction_amount",
-        lookup_expr="lte",
-        min_value=Decimal("0"),
-        max_value=MAX_AMOUNT,
-        max_digits=14,
-        decimal_places=2,
-        label="Amount at most",
-    )
+    amount_min = amount_filter("gte", "Amount at least")
+    amount_max = amount_filter("lte", "Amount at most")
 
     class Meta:
         model = Transaction

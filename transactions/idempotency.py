@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from fido.exceptions import Conflict, UnprocessableEntity
+from fido.errors import Conflict, UnprocessableEntity
 
 from .models import IdempotencyRecord
 

@@ -1,15 +1,11 @@
 """The system of record: transactions, the outbox of work to do after a write, idempotency records."""
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from .fields import EncryptedTextField, name_hash
-
-MAX_AMOUNT = Decimal("999999999999.99")
-MAX_USER_ID = 2**63 - 1
+from .rules import MAX_AMOUNT
 
 
 class TransactionType(models.TextChoices):

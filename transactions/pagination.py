@@ -9,6 +9,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 from django.db.models import Q
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -16,9 +17,10 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from .rules import BIGINT_MAX
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-MAX_ID = 2**63 - 1
 
 
 def encode_cursor(*, date: dt.datetime, pk: int, reverse: bool) -> str:
@@ -35,12 +37,54 @@ def decode_cursor(value: str) -> tuple[dt.datetime, int, bool]:
         reverse = payload["r"]
         if reverse not in (0, 1):
             raise ValueError
-        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= MAX_ID or date.tzinfo is None:
+        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= BIGINT_MAX or date.tzinfo is None:
             raise ValueError
         date.astimezone(dt.UTC)  # an offset that pushes the date out of range raises OverflowError
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({"cursor": [ErrorDetail("Invalid cursor.", code="invalid")]}) from None
     return date, pk, bool(reverse)
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """One page of rows, newest first, with the cursors of its neighbours (None: no page that way)."""
+
+    rows: list
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+def keyset_page(queryset, *, size: int, cursor: str | None) -> KeysetPage:
+    """The page of `size` rows after (or, for a reverse cursor, before) the cursor's row; one indexed range scan."""
+    reverse = False
+    if cursor:
+        date, pk, reverse = decode_cursor(cursor)
+        if reverse:
+            queryset = queryset.filter(Q(transaction_date__gt=date) | Q(transaction_date=date, id__gt=pk))
+        else:
+            queryset = queryset.filter(Q(transaction_date__lt=date) | Q(transaction_date=date, id__lt=pk))
+    order = ("transaction_date", "id") if reverse else ("-transaction_date", "-id")
+    rows = list(queryset.order_by(*order)[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    if reverse:
+        rows.reverse()
+    if not rows:
+        return KeysetPage(rows)
+    first, last = rows[0], rows[-1]
+    return KeysetPage(
+        rows,
+        next_cursor=(
+            encode_cursor(date=last.transaction_date, pk=last.pk, reverse=False)
+            if (has_more and not reverse) or (reverse and cursor)
+            else None
+        ),
+        previous_cursor=(
+            encode_cursor(date=first.transaction_date, pk=first.pk, reverse=True)
+            if (has_more and reverse) or (not reverse and cursor)
+            else None
+        ),
+    )
 
 
 class TransactionKeysetPagination(BasePagination):
@@ -65,31 +109,17 @@ class TransactionKeysetPagination(BasePagination):
             raise ValidationError({"page_size": [ErrorDetail("Must be at least 1.", code="min_value")]})
         return min(size, MAX_PAGE_SIZE)
 
+    def get_cursor(self, request) -> str | None:
+        return request.query_params.get(self.cursor_query_param) or None
+
+    def get_page(self, queryset, request, view=None) -> KeysetPage:
+        """The page the request asks for; a subclass may serve it from elsewhere (transactions/history.py)."""
+        return keyset_page(queryset, size=self.get_page_size(request), cursor=self.get_cursor(request))
+
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        size = self.get_page_size(request)
-        cursor = request.query_params.get(self.cursor_query_param)
-        reverse = False
-        if cursor:
-            date, pk, reverse = decode_cursor(cursor)
-            if reverse:
-                queryset = queryset.filter(Q(transaction_date__gt=date) | Q(transaction_date=date, id__gt=pk))
-            else:
-                queryset = queryset.filter(Q(transaction_date__lt=date) | Q(transaction_date=date, id__lt=pk))
-        order = ("transaction_date", "id") if reverse else ("-transaction_date", "-id")
-        rows = list(queryset.order_by(*order)[: size + 1])
-        has_more = len(rows) > size
-        rows = rows[:size]
-        if reverse:
-            rows.reverse()
-        self.next_cursor = self.previous_cursor = None
-        if rows:
-            first, last = rows[0], rows[-1]
-            if (has_more and not reverse) or (reverse and cursor):
-                self.next_cursor = encode_cursor(date=last.transaction_date, pk=last.pk, reverse=False)
-            if (has_more and reverse) or (not reverse and cursor):
-                self.previous_cursor = encode_cursor(date=first.transaction_date, pk=first.pk, reverse=True)
-        return rows
+        self.page = self.get_page(queryset, request, view)
+        return self.page.rows
 
     def _link(self, cursor: str | None) -> str | None:
         if cursor is None:
@@ -97,11 +127,14 @@ class TransactionKeysetPagination(BasePagination):
         url = self.request.build_absolute_uri()
         return replace_query_param(url, self.cursor_query_param, cursor)
 
-    def get_paginated_data(self, data) -> dict:
-        return {"next": self._link(self.next_cursor), "previous": self._link(self.previous_cursor), "results": data}
-
     def get_paginated_response(self, data):
-        return Response(self.get_paginated_data(data))
+        return Response(
+            {
+                "next": self._link(self.page.next_cursor),
+                "previous": self._link(self.page.previous_cursor),
+                "results": data,
+            }
+        )
 
     def get_paginated_response_schema(self, schema):
         return {

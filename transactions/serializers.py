@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
@@ -11,30 +10,25 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from .models import MAX_AMOUNT, MAX_USER_ID, Transaction, TransactionType
+from . import rules
+from .models import Transaction, TransactionType
 
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
-EARLIEST_DATE = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
-CENT = Decimal("0.01")
 MAX_REPORTED_EXTRA_FIELDS = 10
 # A decimal written out in a string: no underscores, no NaN or Infinity, no spaces inside.
 DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
-@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_USER_ID})
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": rules.MAX_USER_ID})
 class StrictUserIdField(serializers.Field):
     """A JSON integer from 1 to 2^63-1; no strings, floats or booleans."""
 
-    default_error_messages = {
-        "invalid": "A valid integer is required.",
-        "range": f"Must be between 1 and {MAX_USER_ID}.",
-    }
+    default_error_messages = {"invalid": "A valid integer is required.", **rules.messages("range")}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
-        if not 1 <= data <= MAX_USER_ID:
-            self.fail("range")
+        if code := rules.user_id_error(data):
+            self.fail(code)
         return data
 
     def to_representation(self, value):
@@ -47,9 +41,7 @@ class MoneyField(serializers.Field):
 
     default_error_messages = {
         "invalid": "A valid decimal number is required.",
-        "positive": "Must be greater than 0.",
-        "max_value": f"Must be at most {MAX_AMOUNT}.",
-        "max_decimal_places": "Must have at most 2 decimal places.",
+        **rules.messages("positive", "max_value", "max_decimal_places"),
     }
 
     def to_internal_value(self, data):
@@ -65,16 +57,12 @@ class MoneyField(serializers.Field):
             self.fail("invalid")
         if not value.is_finite():
             self.fail("invalid")
-        if value <= 0:
-            self.fail("positive")
-        if value > MAX_AMOUNT:
-            self.fail("max_value")
-        if value != value.quantize(CENT, rounding="ROUND_DOWN"):
-            self.fail("max_decimal_places")
-        return value.quantize(CENT)
+        if code := rules.amount_error(value):
+            self.fail(code)
+        return value.quantize(rules.CENT)
 
     def to_representation(self, value):
-        return str(Decimal(value).quantize(CENT))
+        return str(Decimal(value).quantize(rules.CENT))
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -83,8 +71,7 @@ class TransactionDateField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Use an ISO 8601 date-time, such as 2026-11-20T14:03:00Z, or a date, YYYY-MM-DD.",
-        "future": "Must not be later than 5 minutes past the server's current time.",
-        "too_old": "Must not be earlier than 1900-01-01.",
+        **rules.messages("future", "too_old"),
     }
 
     def to_internal_value(self, data):
@@ -104,34 +91,24 @@ class TransactionDateField(serializers.Field):
             except (ValueError, OverflowError):
                 self.fail("invalid")
         try:
-            if parsed < EARLIEST_DATE:
-                self.fail("too_old")
-            if parsed > timezone.now() + FUTURE_TOLERANCE:
-                self.fail("future")
+            code = rules.date_error(parsed)
         except OverflowError:
             self.fail("invalid")
+        if code:
+            self.fail(code)
         return parsed.astimezone(dt.UTC)
 
     def to_representation(self, value):
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-# Control characters, and the line and paragraph separators that act like a newline.
-FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-
-
-def has_forbidden_characters(name: str) -> bool:
-    """Whether a name holds a character of FORBIDDEN_CATEGORIES (the API's and the admin's one rule)."""
-    return any(unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in name)
-
-
 class NameField(serializers.CharField):
     """A person's name: a JSON string, trimmed, 1-255 characters, no NUL or other control characters."""
 
-    default_error_messages = {"control_characters": "Must not contain NUL or other control characters."}
+    default_error_messages = rules.messages("control_characters")
 
     def __init__(self, **kwargs):
-        super().__init__(max_length=255, min_length=1, trim_whitespace=True, **kwargs)
+        super().__init__(max_length=rules.NAME_MAX_LENGTH, min_length=1, trim_whitespace=True, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -140,8 +117,8 @@ class NameField(serializers.CharField):
 
     def run_validators(self, value):
         # NUL is refused by CharField itself (code null_characters_not_allowed); this catches the rest.
-        if has_forbidden_characters(value.replace("\x00", "")):
-            self.fail("control_characters")
+        if code := rules.name_error(value):
+            self.fail(code)
         super().run_validators(value)
 
 
@@ -164,16 +141,7 @@ class TransactionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Transaction
-        fields = [
-            "id",
-            "user_id",
-            "full_name",
-            "transaction_date",
-            "transaction_amount",
-            "transaction_type",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *rules.WRITABLE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def to_internal_value(self, data):

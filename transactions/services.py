@@ -1,27 +1,31 @@
 """Writes to transactions. Every write is one database transaction holding the row, the derived
-figures (through ``transaction_written`` receivers) and an outbox event; work after it is triggered
-on commit."""
+figures (through ``transaction_written`` receivers) and an outbox event (``outbox.py``); work after it
+is triggered on commit.
+
+The users' cache generations are replaced only after the commit (fido/cache.py), so no reader can cache
+a pre-write answer under the new generation.
+"""
 
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
+from fido import cache
+
+from . import outbox
 from .fields import name_hash
 from .models import OutboxEvent, Transaction
-from .signals import TxnFacts, outbox_event_committed, transaction_written, transactions_bulk_written
+from .rules import WRITABLE_FIELDS
+from .signals import TxnFacts, transaction_written, transactions_bulk_written
 
-UPDATABLE_FIELDS = ("user_id", "full_name", "transaction_date", "transaction_amount", "transaction_type")
 
-
-def _record_event(*, kind: str, txn_id: int, user_id: int, previous_user_id: int | None = None) -> OutboxEvent:
-    event = OutboxEvent.objects.create(
-        kind=kind, transaction_id=txn_id, user_id=user_id, previous_user_id=previous_user_id
-    )
-    transaction.on_commit(lambda: outbox_event_committed.send(sender=OutboxEvent, event_id=event.pk))
-    return event
+def _invalidate_on_commit(user_ids: set[int]) -> None:
+    # Robust: a cache outage at that moment must not fail the write that has committed.
+    transaction.on_commit(partial(cache.bump_generations, user_ids), robust=True)
 
 
 @transaction.atomic
@@ -44,14 +48,15 @@ def transaction_create(
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
     transaction_written.send(sender=Transaction, before=None, after=TxnFacts.of(txn))
-    _record_event(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
+    _invalidate_on_commit({txn.user_id})
+    outbox.record(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
     return txn
 
 
 @transaction.atomic
 def transaction_update(*, txn_id: int, **changes) -> Transaction:
     """Change some fields of a transaction (row locked), keeping derived figures exact."""
-    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    unknown = set(changes) - set(WRITABLE_FIELDS)
     if unknown:
         raise TypeError(f"transaction_update() got fields it cannot change: {sorted(unknown)}")
     txn = Transaction.objects.select_for_update().get(pk=txn_id)
@@ -62,7 +67,8 @@ def transaction_update(*, txn_id: int, **changes) -> Transaction:
     txn.save()
     after = TxnFacts.of(txn)
     transaction_written.send(sender=Transaction, before=before, after=after)
-    _record_event(
+    _invalidate_on_commit({before.user_id, after.user_id})
+    outbox.record(
         kind=OutboxEvent.Kind.UPDATED,
         txn_id=txn.pk,
         user_id=after.user_id,
@@ -78,7 +84,8 @@ def transaction_delete(*, txn_id: int) -> None:
     before = TxnFacts.of(txn)
     txn.delete()
     transaction_written.send(sender=Transaction, before=before, after=None)
-    _record_event(kind=OutboxEvent.Kind.DELETED, txn_id=before.id, user_id=before.user_id)
+    _invalidate_on_commit({before.user_id})
+    outbox.record(kind=OutboxEvent.Kind.DELETED, txn_id=before.id, user_id=before.user_id)
 
 
 @transaction.atomic
@@ -106,5 +113,6 @@ def transactions_bulk_create(*, rows: Iterable[dict], batch_size: int = 5000) ->
         )
     created = Transaction.objects.bulk_create(objs, batch_size=batch_size)
     facts = [TxnFacts.of(txn) for txn in created]
+    _invalidate_on_commit({one.user_id for one in facts})
     transactions_bulk_written.send(sender=Transaction, facts=facts)
     return facts

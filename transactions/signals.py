@@ -6,8 +6,6 @@ work commits or rolls back with the write. Receivers get plain facts, never the 
 
 ``transactions_bulk_written`` is sent inside a bulk insert's transaction with ``facts``, a list of
 ``TxnFacts`` for every inserted row.
-
-``outbox_event_committed`` is sent after commit with ``event_id`` of the outbox event to deliver.
 """
 
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from django.dispatch import Signal
 
 transaction_written = Signal()
 transactions_bulk_written = Signal()
-outbox_event_committed = Signal()
 
 
 @dataclass(frozen=True, slots=True)

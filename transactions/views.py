@@ -1,20 +1,21 @@
-"""The transactions API (SPEC §5): thin views over the serializer and the services."""
+"""The transactions API (SPEC §5): thin views over the serializer, the services and the selectors."""
 
 from http import HTTPStatus
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
-from rest_framework import viewsets
+from rest_framework import generics, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from . import services
 from .filters import TransactionFilter
+from .history import UserHistoryPagination
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import run_idempotently
 from .masking import FullNameMaskingMixin
 from .pagination import TransactionKeysetPagination
-from .selectors import transaction_list
+from .selectors import transaction_list, user_transaction_history
 from .serializers import TransactionSerializer
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -24,6 +25,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     required=False,
     description="1-255 visible ASCII characters; the POST is done at most once per client and key for 24 hours.",
 )
+USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The user's id.")
 
 
 # Codes MoneyField raises that drf-standardized-errors cannot infer from a custom field.
@@ -67,3 +69,16 @@ class TransactionViewSet(FullNameMaskingMixin, viewsets.ModelViewSet):
         txn = self.get_object()
         services.transaction_delete(txn_id=txn.pk)
         return Response(status=HTTPStatus.NO_CONTENT)
+
+
+@extend_schema(parameters=[USER_ID_PARAMETER])
+class UserTransactionHistoryView(FullNameMaskingMixin, generics.ListAPIView):
+    """A user's transactions, newest first; an empty page for an unknown user."""
+
+    queryset = transaction_list()  # the model, for permissions and the schema; get_queryset narrows it
+    serializer_class = TransactionSerializer
+    pagination_class = UserHistoryPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        return user_transaction_history(user_id=self.kwargs["user_id"])

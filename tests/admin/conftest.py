@@ -7,6 +7,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+# Tasks in-process unless a test is marked `services`: a write's processing (the overview's upkeep included)
+# has run when its request returns, in both CI modes.
+from tests.processing.conftest import _task_mode  # noqa: F401
 from transactions.services import transaction_create
 
 STAFF_PERMISSIONS = [

@@ -6,9 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.receivers import enqueue_outbox_event
+from analytics import tasks
 from transactions.models import OutboxEvent
-from transactions.signals import outbox_event_committed
 
 pytestmark = pytest.mark.django_db
 
@@ -39,29 +38,19 @@ def test_filter_pending(staff_client):
     assert list(staff_client.get(CHANGELIST, {"status": "retrying"}).context["cl"].result_list) == [retrying]
 
 
-PROCESSING_RECEIVER = "analytics.enqueue_outbox_event"
-
-
-def test_requeue_resets_events_and_publishes_them_after_commit(staff_client, django_capture_on_commit_callbacks):
+def test_requeue_resets_events_and_publishes_them_after_commit(
+    staff_client, django_capture_on_commit_callbacks, monkeypatch
+):
     failed = event("failed", attempts=8, error="boom")
     done = event("done", attempts=1)
     published = []
-
-    def receiver(sender, event_id, **kwargs):
-        published.append(event_id)
-
-    # Only the admin action is under test: the processing receiver would run the event at once in
-    # embedded mode and hide the reset state (tests/processing covers what happens next).
-    outbox_event_committed.disconnect(dispatch_uid=PROCESSING_RECEIVER)
-    outbox_event_committed.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = staff_client.post(
-                CHANGELIST, {"action": "requeue", "_selected_action": [failed.pk, done.pk]}, follow=True
-            )
-    finally:
-        outbox_event_committed.disconnect(receiver)
-        outbox_event_committed.connect(enqueue_outbox_event, dispatch_uid=PROCESSING_RECEIVER)
+    # Only the admin action is under test: the published task would run the event at once in embedded
+    # mode and hide the reset state (tests/processing covers what happens next).
+    monkeypatch.setattr(tasks.process_event, "apply_async", lambda args, **kwargs: published.append(args[0]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            CHANGELIST, {"action": "requeue", "_selected_action": [failed.pk, done.pk]}, follow=True
+        )
     assert response.status_code == HTTPStatus.OK
     assert "Re-queued 1 event(s)." in response.text
     failed.refresh_from_db()

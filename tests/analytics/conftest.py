@@ -4,6 +4,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+# Tasks in-process unless a test is marked `services`: a write's processing (the overview's upkeep included)
+# has run when its request returns, in both CI modes.
+from tests.processing.conftest import _task_mode  # noqa: F401
+
 TRANSACTIONS = "/api/v1/transactions/"
 
 
@@ -32,11 +36,12 @@ def empty_cache():
 
 
 @pytest.fixture
-def create(write_client, txn_body):
-    """POST a transaction (fields override txn_body) and return its JSON."""
+def create(write_client, txn_body, django_capture_on_commit_callbacks):
+    """POST a transaction (fields override txn_body) and return its JSON, its after-commit work done."""
 
     def _create(**fields) -> dict:
-        response = write_client.post(TRANSACTIONS, {**txn_body, **fields}, format="json")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = write_client.post(TRANSACTIONS, {**txn_body, **fields}, format="json")
         assert response.status_code == 201, response.content
         return response.json()
 

@@ -9,8 +9,9 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from analytics import cache as analytics_cache
+from analytics import answers
 from analytics.tasks import reconcile_analytics, refresh_analytics
+from fido import cache as response_cache
 from transactions.models import Transaction
 
 # Real commits: generations are replaced on commit, as in production.
@@ -119,7 +120,7 @@ def test_no_plain_name_is_cached(create, read_client):
     read_client.get(HISTORY.format(42))
     assert read_client.get(HISTORY.format(42))["X-Cache"] == "HIT"
 
-    key = analytics_cache.entry_key("history", 42, [50, None])
+    key = response_cache.entry_key("history", 42, [50, None])
     stored = json.dumps(cache.get(key))
 
     assert "Quartermaine" not in stored
@@ -164,18 +165,18 @@ def test_cache_outage_still_answers_correctly(create, write_client, read_client)
 def test_burst_of_identical_misses_computes_once(create, read_client, monkeypatch):
     create()
     calls = []
-    real = analytics_cache.KINDS["analytics"]
+    real = response_cache.KINDS["analytics"]
 
     def slow_compute(*args):
         calls.append(args)
         time.sleep(0.3)
         return real.compute(*args)
 
-    monkeypatch.setitem(analytics_cache.KINDS, "analytics", analytics_cache.Kind(slow_compute))
+    monkeypatch.setitem(response_cache.KINDS, "analytics", response_cache.Kind(slow_compute))
     results = []
 
     def read():
-        results.append(analytics_cache.user_analytics(user_id=42))
+        results.append(answers.cached_user_analytics(user_id=42))
 
     # The first miss takes the guard; the others arrive while it computes.
     first = threading.Thread(target=read)
@@ -206,3 +207,17 @@ def test_periodic_refresh_recomputes_entries_before_they_expire(create, read_cli
 
     assert response["X-Cache"] == "HIT"
     assert response.json()["credit"]["total"] == "99.00"
+
+
+@override_settings(ANALYTICS_CACHE_TTL=2)
+def test_periodic_refresh_recomputes_history_pages_before_they_expire(create, read_client):
+    txn = create(transaction_amount="10.00")
+    read_client.get(HISTORY.format(42))
+    Transaction.objects.filter(pk=txn["id"]).update(transaction_amount="99.00")  # behind the API
+    time.sleep(1.1)  # past half the TTL: the page is due for its refresh
+
+    refresh_analytics()
+    response = read_client.get(HISTORY.format(42))
+
+    assert response["X-Cache"] == "HIT"
+    assert response.json()["results"][0]["transaction_amount"] == "99.00"

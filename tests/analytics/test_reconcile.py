@@ -174,11 +174,11 @@ def test_reconciling_while_writing_loses_and_doubles_nothing():
 
 
 def test_statistics_and_credit_profile_follow_a_fix_in_sql(create, read_client):
-    from analytics import processing
+    from analytics import statistics
     from analytics.models import UserStatistics
 
     txn = create(transaction_amount="10.00")
-    processing.refresh_users(user_ids=[42])  # as a processed write leaves them (no worker in services mode)
+    statistics.refresh_users(user_ids=[42])  # as a processed write leaves them (no worker in services mode)
     before = read_client.get(f"/api/v1/users/{42}/credit-profile/").json()
     sql(
         "UPDATE {table} SET transaction_type = 'debit', transaction_amount = %s WHERE id = %s",

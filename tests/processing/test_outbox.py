@@ -5,13 +5,14 @@ from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from analytics import processing, tasks
+from analytics import statistics, tasks
 from analytics.models import Alert, UserStatistics
-from transactions import services
+from transactions import outbox, services
 from transactions.models import OutboxEvent, Transaction
 
 pytestmark = pytest.mark.django_db
@@ -127,25 +128,25 @@ def test_a_task_that_keeps_failing_is_retried_then_recorded_failed_and_can_be_re
 ):
     response = write_client.post(LIST, txn_body, format="json")
     event = OutboxEvent.objects.get(transaction_id=response.json()["id"])
-    real_refresh = processing._refresh_locked
+    real_refresh = statistics.refresh_locked
     calls = []
 
     def failing_refresh(*args, **kwargs):
         calls.append(args)
         raise ConnectionError("statistics store unreachable")
 
-    monkeypatch.setattr(processing, "_refresh_locked", failing_refresh)
+    monkeypatch.setattr(statistics, "refresh_locked", failing_refresh)
     tasks.process_event.apply(args=[event.pk])
 
     event.refresh_from_db()
-    assert len(calls) == event.attempts == processing.settings.OUTBOX_MAX_ATTEMPTS
+    assert len(calls) == event.attempts == settings.OUTBOX_MAX_ATTEMPTS
     assert event.status == OutboxEvent.Status.FAILED
     assert event.last_error == "ConnectionError: statistics store unreachable"
     assert not UserStatistics.objects.filter(user_id=42, transaction_count=1).exists()
 
-    monkeypatch.setattr(processing, "_refresh_locked", real_refresh)
+    monkeypatch.setattr(statistics, "refresh_locked", real_refresh)
     with django_capture_on_commit_callbacks(execute=True):
-        assert processing.requeue_event(event_id=event.pk)
+        assert outbox.requeue(event_ids=[event.pk])
     assert published == [event.pk]
     tasks.process_event.apply(args=[event.pk])
 
@@ -157,7 +158,7 @@ def test_a_task_that_keeps_failing_is_retried_then_recorded_failed_and_can_be_re
 def test_a_failure_followed_by_success_is_done_after_a_retry(write_client, txn_body, published, monkeypatch):
     response = write_client.post(LIST, txn_body, format="json")
     event = OutboxEvent.objects.get(transaction_id=response.json()["id"])
-    real_refresh = processing._refresh_locked
+    real_refresh = statistics.refresh_locked
     failures = [ConnectionError("blip")]
 
     def flaky_refresh(*args, **kwargs):
@@ -165,7 +166,7 @@ def test_a_failure_followed_by_success_is_done_after_a_retry(write_client, txn_b
             raise failures.pop()
         return real_refresh(*args, **kwargs)
 
-    monkeypatch.setattr(processing, "_refresh_locked", flaky_refresh)
+    monkeypatch.setattr(statistics, "refresh_locked", flaky_refresh)
     tasks.process_event.apply(args=[event.pk])
 
     event.refresh_from_db()
@@ -173,7 +174,7 @@ def test_a_failure_followed_by_success_is_done_after_a_retry(write_client, txn_b
 
 
 def test_retry_delays_grow_exponentially_with_jitter():
-    delays = [processing.event_retry_delay(attempts) for attempts in range(1, 10)]
+    delays = [outbox.retry_delay(attempts) for attempts in range(1, 10)]
     bases = [5, 10, 20, 40, 80, 160, 320, 600, 600]
     assert all(base <= delay <= base * 1.25 for base, delay in zip(bases, delays, strict=True))
 
@@ -192,8 +193,8 @@ def test_the_relay_publishes_events_left_pending_and_only_those(write_client, tx
     assert published == [old_event.pk]
     # Claimed for a lease: the next run does not publish it again while the worker works on it.
     assert tasks.relay_pending_work.apply().get() == {"events": 0, "alert_deliveries": 0}
-    later = timezone.now() + dt.timedelta(seconds=processing.settings.OUTBOX_RELAY_LEASE + 1)
-    assert processing.relay_pending_work(now=later)["events"] == 2
+    later = timezone.now() + dt.timedelta(seconds=settings.OUTBOX_RELAY_LEASE + 1)
+    assert outbox.relay(now=later).published == 2
     assert fresh["id"] in OutboxEvent.objects.filter(pk__in=published).values_list("transaction_id", flat=True)
 
 
@@ -213,7 +214,7 @@ def test_bulk_loads_are_brought_up_to_date_by_refresh_users():
     )
     assert not UserStatistics.objects.exists()
 
-    assert processing.refresh_users() == 2
+    assert statistics.refresh_users() == 2
 
     assert dict(UserStatistics.objects.values_list("user_id", "transaction_count")) == {5: 2, 6: 1}
     assert not Alert.objects.exists()

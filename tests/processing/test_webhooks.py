@@ -103,7 +103,7 @@ def test_retries_start_within_a_minute_and_go_on_for_over_an_hour():
 
 def test_a_push_that_keeps_failing_gives_up_and_can_be_retried_from_admin(webhook_receiver, large, admin_client):
     receiver = webhook_receiver([500, 500])
-    with override_settings(ALERT_WEBHOOK_URL=receiver.url, ALERT_WEBHOOK_SECRET=SECRET, ALERT_WEBHOOK_RETRY_DELAYS=[1]):
+    with override_settings(ALERT_WEBHOOK_URL=receiver.url, ALERT_WEBHOOK_SECRET=SECRET, ALERT_WEBHOOK_MAX_ATTEMPTS=2):
         alert = large()
         tasks.deliver_alert.apply(args=[alert.pk])
         alert.refresh_from_db()
@@ -181,7 +181,7 @@ def test_a_garbled_answer_is_a_failed_attempt(http_server, large):
 
 def test_an_invalid_url_fails_every_attempt_and_ends_failed(large):
     with override_settings(
-        ALERT_WEBHOOK_URL="http://127.0.0.1:80a/hook", ALERT_WEBHOOK_SECRET=SECRET, ALERT_WEBHOOK_RETRY_DELAYS=[1]
+        ALERT_WEBHOOK_URL="http://127.0.0.1:80a/hook", ALERT_WEBHOOK_SECRET=SECRET, ALERT_WEBHOOK_MAX_ATTEMPTS=2
     ):
         alert = large()
         tasks.deliver_alert.apply(args=[alert.pk])

@@ -5,9 +5,9 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from analytics import figures, overview, processing
-from analytics.cache import bump_generations
+from analytics import figures, service_figures, statistics
 from analytics.models import UserDayFigures
+from fido.cache import bump_generations
 
 
 class Command(BaseCommand):
@@ -22,8 +22,8 @@ class Command(BaseCommand):
         before = set(UserDayFigures.objects.values_list("user_id", flat=True).distinct())
         with transaction.atomic():
             rows = figures.rebuild_user_figures()
-            days = overview.rebuild()
-        users = processing.refresh_users(user_ids=None)
+            days = service_figures.rebuild()
+        users = statistics.refresh_users(user_ids=None)
         after = set(UserDayFigures.objects.values_list("user_id", flat=True).distinct())
         bump_generations(before | after)
         self.stdout.write(

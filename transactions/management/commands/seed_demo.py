@@ -13,12 +13,21 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from transactions.demo import DEFAULT_DAYS, demo_rows
-from transactions.models import MAX_USER_ID, Transaction
+from transactions.models import Transaction
+from transactions.rules import MAX_USER_ID
 from transactions.services import transactions_bulk_create
 
 MAX_USERS = 10_000_000
 MAX_TRANSACTIONS = 100_000_000
 MAX_BATCH = 50_000
+HELP = {
+    "users": "How many users to invent (default 200). Each gets one name and at least one transaction.",
+    "count": "How many transactions in total, spread unevenly over the users (default 20000).",
+    "seed": "Make the data repeatable: the same seed, counts and --end-date give the same rows.",
+    "days": f"Spread the dates over this many whole days before --end-date (default {DEFAULT_DAYS}).",
+    "end_date": "The day after the last seeded day, YYYY-MM-DD, at most today (the default).",
+    "batch_size": "Rows generated and inserted per database transaction (default 5000).",
+}
 
 
 def bounded_int(low: int, high: int):
@@ -53,40 +62,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--users",
-            type=bounded_int(1, MAX_USERS),
-            default=200,
-            help="How many users to invent (default 200). Each gets one name and at least one transaction.",
-        )
-        parser.add_argument(
-            "--transactions",
-            type=bounded_int(1, MAX_TRANSACTIONS),
-            default=20_000,
-            help="How many transactions in total, spread unevenly over the users (default 20000).",
-        )
-        parser.add_argument(
-            "--seed",
-            type=int,
-            help="Make the data repeatable: the same seed, counts and --end-date give the same rows.",
-        )
-        parser.add_argument(
-            "--days",
-            type=bounded_int(1, 36_500),
-            default=DEFAULT_DAYS,
-            help=f"Spread the dates over this many whole days before --end-date (default {DEFAULT_DAYS}).",
-        )
-        parser.add_argument(
-            "--end-date",
-            type=iso_date,
-            help="The day after the last seeded day, YYYY-MM-DD, at most today (the default).",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=bounded_int(1, MAX_BATCH),
-            default=5000,
-            help="Rows generated and inserted per database transaction (default 5000).",
-        )
+        parser.add_argument("--users", type=bounded_int(1, MAX_USERS), default=200, help=HELP["users"])
+        parser.add_argument("--transactions", type=bounded_int(1, MAX_TRANSACTIONS), default=20_000, help=HELP["count"])
+        parser.add_argument("--seed", type=int, help=HELP["seed"])
+        parser.add_argument("--days", type=bounded_int(1, 36_500), default=DEFAULT_DAYS, help=HELP["days"])
+        parser.add_argument("--end-date", type=iso_date, help=HELP["end_date"])
+        parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=5000, help=HELP["batch_size"])
         parser.add_argument(
             "--if-empty",
             action="store_true",

@@ -1,18 +1,20 @@
-"""Upkeep of the service-wide per-day figures behind the overview (SPEC §6).
+"""Upkeep of the service-wide per-day figures behind the overview (SPEC §6): ``ServiceDayFigures``.
 
 Writes never touch a service-wide row (every write would queue on it): they append the days they
 changed to OverviewChange. ``apply_changes`` recomputes those days from UserDayFigures, one day's
-active users at a time, including a bitmap of the users active that day; it runs from the periodic
-task and before every overview computation, so an overview miss is exact and the backlog it pays for
-is small. Refreshes are serialised (an advisory lock on PostgreSQL; SQLite serialises writers), and
-only the change rows a refresh has read are deleted, so a change committed meanwhile is kept for
-the next one.
+active users at a time, including a bitmap of the users active that day. It runs where writes are
+processed: after each outbox event, after a bulk load or a reconciliation, and in the periodic refresh,
+so the overview (a read only) lags writes by little. Refreshes are serialised (an advisory lock on
+PostgreSQL; SQLite serialises writers), and only the change rows a refresh has read are deleted, so a
+change committed meanwhile is kept for the next one.
 """
 
 import datetime as dt
 from collections.abc import Iterable
 
 from django.db import connection, transaction
+
+from fido.dates import as_date
 
 from .figures import all_days
 from .models import OverviewChange, ServiceDayFigures, UserDayFigures, UserOrdinal
@@ -22,10 +24,16 @@ CHANGES_PER_BATCH = 10_000
 LOCK_ID = 0x46_49_44_4F  # "FIDO": the advisory lock of overview refreshes
 
 
-def _lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+def _lock(*, wait: bool) -> bool:
+    """Take the lock of refreshes until the transaction ends; without `wait`, False if another run holds it."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_ID])
+        return cursor.fetchone()[0]
 
 
 def _refresh_days(days: list[dt.date]) -> None:
@@ -62,7 +70,7 @@ def _refresh_days(days: list[dt.date]) -> None:
     ServiceDayFigures.objects.bulk_create(
         [
             ServiceDayFigures(
-                day=dt.date.fromisoformat(key),
+                day=as_date(key),
                 credit_count=values[0],
                 credit_cents=values[1],
                 debit_count=values[2],
@@ -82,11 +90,16 @@ def _refresh_in_batches(days: Iterable[dt.date]) -> None:
 
 
 def apply_changes() -> int:
-    """Recompute the days writes have changed since the last refresh; returns how many changes it consumed."""
+    """Recompute the days writes have changed since the last refresh; returns how many changes it consumed.
+
+    A run that finds another one under way leaves the changes to it (which goes on until none is left),
+    rather than queueing every worker behind one lock.
+    """
     consumed = 0
     while OverviewChange.objects.exists():
         with transaction.atomic():
-            _lock()
+            if not _lock(wait=False):
+                break
             changes = list(OverviewChange.objects.order_by("id").values_list("id", "day")[:CHANGES_PER_BATCH])
             if not changes:
                 break
@@ -99,7 +112,7 @@ def apply_changes() -> int:
 @transaction.atomic
 def rebuild() -> int:
     """Recompute every day's service-wide figures from the user figures; returns the number of days."""
-    _lock()
+    _lock(wait=True)
     OverviewChange.objects.all().delete()
     ServiceDayFigures.objects.all().delete()
     days = list(all_days())

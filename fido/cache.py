@@ -1,15 +1,17 @@
-"""Every cache key, TTL and generation of analytics and history responses, and get-or-compute.
+"""The response cache of every app: every key, TTL and generation, get-or-compute, and the periodic refresh.
 
-Nothing else in the code base invents cache keys. Keys (under the cache's KEY_PREFIX):
+Nothing else in the code base invents cache keys. Each app only says how its *kinds* of entry are computed
+(``transactions/history.py``: history; ``analytics/answers.py``: analytics, daily, overview), registered
+here from its ``AppConfig.ready()``. Keys (under the cache's KEY_PREFIX):
 
 - ``an:gen:<user>``: the user's generation, a random token replaced after every committed write
   touching the user (both users on a move). A random token rather than a counter, so a generation
   lost to eviction or expiry can never come back with a value an old entry still carries.
-- ``an:1:<kind>:<user>:<params>``: ``{"g": generation, "v": value}`` for kind ``analytics``,
+- ``an:2:<kind>:<user>:<params>``: ``{"g": generation, "v": value}`` for kind ``analytics``,
   ``daily`` and ``history``; read together with the generation in one ``get_many``, a HIT only
   when the two match. Lives ``ANALYTICS_CACHE_TTL`` seconds. History entries hold names, so their
   value is Fernet-encrypted like the database column (transactions/fields.py).
-- ``an:1:overview:<params>``: ``{"v": value}``, lives ``OVERVIEW_MAX_AGE`` seconds (its allowed lag).
+- ``an:2:overview:<params>``: ``{"v": value}``, an entry shared by every user, with its own lifetime.
 - ``an:lock:<entry key>``: the dogpile guard: the first miss computes, identical misses wait
   briefly for its entry, then compute anyway (fail-open).
 - ``an:hot``: a sorted set (Redis only; a dict in-process otherwise) of entries computed recently,
@@ -19,7 +21,6 @@ With Redis down or slow every call here returns after the client's short socket 
 (``IGNORE_EXCEPTIONS``), and the answer is computed: slower, never wrong.
 """
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -35,16 +36,16 @@ from django.core.cache import cache
 
 from transactions.fields import DecryptionError, decrypt_str, encrypt_str
 
-from . import selectors
-
 logger = logging.getLogger(__name__)
 
-VERSION = 1
+# 2: history entries hold a page's rows (transactions/history.py), no longer their representation.
+VERSION = 2
 GENERATION_TTL = 24 * 60 * 60
 LOCK_TTL = 10  # seconds a computing request holds the guard at most
 LOCK_WAIT = 1.0  # seconds an identical miss waits for the first one's entry before computing itself
 LOCK_POLL = 0.02
 HOT_KEY = "an:hot"
+X_CACHE = "X-Cache"  # the response header saying HIT or MISS
 
 _local_hot: dict[str, float] = {}
 _local_hot_lock = threading.Lock()
@@ -56,6 +57,11 @@ class Cached:
 
     value: Any
     hit: bool
+
+    @property
+    def x_cache(self) -> str:
+        """The X-Cache header's value."""
+        return "HIT" if self.hit else "MISS"
 
 
 def entry_ttl() -> int:
@@ -88,38 +94,15 @@ def bump_generations(user_ids) -> None:
         cache.set_many({generation_key(user_id): new_generation() for user_id in user_ids}, timeout=GENERATION_TTL)
 
 
-# --- How each kind is computed and stored --------------------------------------------------------
+# --- Kinds of entry -----------------------------------------------------------------------------
 
 
-def _compute_analytics(user_id: int, date_from: str | None, date_to: str | None) -> dict | None:
-    if not selectors.user_has_transactions(user_id=user_id):
-        return None
-    return selectors.user_analytics(user_id=user_id, date_from=_date(date_from), date_to=_date(date_to))
-
-
-def _compute_daily(user_id: int, date_from: str | None, date_to: str | None) -> list | None:
-    if not selectors.user_has_transactions(user_id=user_id):
-        return None
-    return selectors.user_daily(user_id=user_id, date_from=_date(date_from), date_to=_date(date_to))
-
-
-def _compute_history(user_id: int, page_size: int, cursor: str | None) -> dict:
-    return selectors.user_history_page(user_id=user_id, page_size=page_size, cursor=cursor)
-
-
-def _compute_overview(date_from: str | None, date_to: str | None) -> dict:
-    return selectors.overview(date_from=_date(date_from), date_to=_date(date_to))
-
-
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
-def _seal(value: Any) -> str:
+def seal(value: Any) -> str:
+    """Encode an entry holding names: encrypted like the database column."""
     return encrypt_str(json.dumps(value, separators=(",", ":")))
 
 
-def _unseal(token: str) -> Any:
+def unseal(token: str) -> Any:
     return json.loads(decrypt_str(token))
 
 
@@ -129,16 +112,19 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Kind:
+    """How one kind of entry is computed from its parameters (after the user id, if any) and stored."""
+
     compute: Callable[..., Any]
     encode: Callable[[Any], Any] = _plain
     decode: Callable[[Any], Any] = _plain
 
 
-KINDS = {
-    "analytics": Kind(_compute_analytics),
-    "daily": Kind(_compute_daily),
-    "history": Kind(_compute_history, encode=_seal, decode=_unseal),
-}
+KINDS: dict[str, Kind] = {}
+
+
+def register(name: str, kind: Kind) -> None:
+    """Make a kind known to get-or-compute and to the periodic refresh (called from an AppConfig.ready())."""
+    KINDS[name] = kind
 
 
 # --- Get-or-compute ------------------------------------------------------------------------------
@@ -182,7 +168,8 @@ def _remember(kind_name: str, user_id: int | None, params: list) -> None:
             _local_hot[member] = time.time()
 
 
-def _user_entry(kind_name: str, user_id: int, params: list) -> Cached:
+def user_entry(kind_name: str, user_id: int, params: list) -> Cached:
+    """A user's entry of this kind and parameters, read under the user's generation or computed and stored."""
     kind = KINDS[kind_name]
     gen_key, key = generation_key(user_id), entry_key(kind_name, user_id, params)
     found = cache.get_many([gen_key, key])
@@ -205,38 +192,18 @@ def _user_entry(kind_name: str, user_id: int, params: list) -> Cached:
     return _guarded(key, lambda entry: _decoded(kind, entry, generation), lambda: kind.compute(user_id, *params), store)
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def user_analytics(*, user_id: int, date_from=None, date_to=None) -> Cached:
-    """SPEC §6 analytics of a user (value None: the user has no transactions at all)."""
-    return _user_entry("analytics", user_id, [_iso(date_from), _iso(date_to)])
-
-
-def user_daily(*, user_id: int, date_from=None, date_to=None) -> Cached:
-    """SPEC §6 daily rows of a user (value None: the user has no transactions at all)."""
-    return _user_entry("daily", user_id, [_iso(date_from), _iso(date_to)])
-
-
-def user_history_page(*, user_id: int, page_size: int, cursor: str | None) -> Cached:
-    """One page of a user's history: results and neighbour cursors (stored encrypted: it holds names)."""
-    return _user_entry("history", user_id, [page_size, cursor or None])
-
-
-def overview(*, date_from=None, date_to=None) -> Cached:
-    """SPEC §6 service-wide overview; cached for OVERVIEW_MAX_AGE seconds, its allowed lag."""
-    params = [_iso(date_from), _iso(date_to)]
-    key = entry_key("overview", None, params)
-    kind = Kind(_compute_overview)
+def shared_entry(kind_name: str, params: list, *, ttl: int) -> Cached:
+    """An entry shared by every user (no generation): read, or computed and stored for `ttl` seconds."""
+    kind = KINDS[kind_name]
+    key = entry_key(kind_name, None, params)
     ok, value = _decoded(kind, cache.get(key), None)
     if ok:
         return Cached(value, hit=True)
     return _guarded(
         key,
         lambda entry: _decoded(kind, entry, None),
-        lambda: _compute_overview(*params),
-        lambda value: cache.set(key, {"g": None, "v": value}, timeout=settings.OVERVIEW_MAX_AGE),
+        lambda: kind.compute(*params),
+        lambda value: cache.set(key, {"g": None, "v": kind.encode(value)}, timeout=ttl),
     )
 
 
@@ -281,8 +248,3 @@ def refresh_hot_entries() -> int:
         cache.set(entry_key(kind_name, user_id, params), {"g": generation, "v": kind.encode(value)}, entry_ttl())
         refreshed += 1
     return refreshed
-
-
-def bench_ping() -> Any:
-    """One plain cache read: the floor the benchmark compares every cached response with."""
-    return cache.get("an:bench:ping")
