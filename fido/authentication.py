@@ -1,10 +1,10 @@
-"""API clients' token authentication and permissions (SPEC §3), with no SQL on a warm token.
+"""API clients' token authentication and permissions, with no SQL on a warm token.
 
 - ``ClientTokenAuthentication`` takes ``Authorization: Token <key>``, hashes the key (SHA-512, as
   django-rest-knox stores it) and resolves the digest to its client and scope through
   ``client_cache``: a per-process cache, bounded, whose entries live ``CLIENT_CACHE_SECONDS``. A
   revoked, re-scoped or deactivated client is therefore refused by every worker at most that long
-  after the change (SPEC §3 promises 10 s). A miss reads the primary database once, and records the
+  after the change (the service promises 10 s). A miss reads the primary database once, and records the
   client's "last used" at most once a minute (transactions.clients.api_client_touch). Any other
   scheme is a 401 that names ``Token``.
 - ``ApiClientScopeBackend`` answers a client's ``has_perm`` from its scope, so DRF's model
@@ -29,7 +29,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from transactions.clients import SCOPE_PERMISSIONS, ResolvedClient, api_client_for_token_digest, api_client_touch
 
-# Within SPEC §3's 10 s, with room for a request already past authentication when the change lands.
+# Within the promised 10 s, with room for a request already past authentication when the change lands.
 CLIENT_CACHE_SECONDS = 5.0
 # Far above the number of backend services; bounds memory if many distinct tokens are presented.
 CLIENT_CACHE_ENTRIES = 1024

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 
 class ApiClient(models.Model):
-    """A backend service allowed to call the API within its scope (SPEC §3); named by its user's username."""
+    """A backend service allowed to call the API within its scope; named by its user's username."""
 
     class Scope(models.TextChoices):
         READ = "read", "Read"

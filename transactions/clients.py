@@ -1,4 +1,4 @@
-"""API clients (SPEC §3, §10): create, list, re-scope and revoke them; find the client a token stands for.
+"""API clients: create, list, re-scope and revoke them; find the client a token stands for.
 
 A client is a Django user (its username is the client's name, its password unusable) with an
 ``ApiClient`` row holding its scope. Its tokens are django-rest-knox rows: a token exists in plain
@@ -26,7 +26,7 @@ from .client_models import ApiClient
 SCOPES = tuple(ApiClient.Scope.values)
 # The models an API client works with, per app.
 CLIENT_MODELS = {"transactions": ["transaction"], "analytics": ["alert", "creditprofile"]}
-# Clients are authorised for names (SPEC §5: returned in plain text to authorised clients).
+# Clients are authorised for names: the API returns them in plain text to clients.
 FULL_NAME_PERMISSION = "transactions.view_full_name"
 # "Last used" is exact to this much: a worker writes it at most once this often per client.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -1,4 +1,4 @@
-"""Operating API clients (SPEC §3, §10): list, revoke, re-scope; every worker obeys within 10 seconds."""
+"""Operating API clients: list, revoke, re-scope; every worker obeys within 10 seconds."""
 
 from datetime import timedelta
 from http import HTTPStatus

@@ -1,4 +1,4 @@
-"""SPEC §3: tokens are stored only as digests, so a database dump yields no usable credential; clients made
+"""Tokens are stored only as digests, so a database dump yields no usable credential; clients made
 before tokens were hashed keep their tokens across the migration."""
 
 import hashlib
