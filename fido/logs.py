@@ -8,6 +8,10 @@
   fields, traceback) it replaces the secrets of the settings (Django secret, field keys, webhook
   secret, passwords in service URLs), anything shaped like an API token or a Fernet key, and the
   plain names and token of the request being served.
+
+A request's secrets are learnt where they are read: the token from its header here, the names of a
+JSON body by the parser that parses it anyway (``remember_body_secrets`` from fido/parsers.py), so an
+API write's body is parsed once. Only the admin's form bodies, rare, are read here ahead of the view.
 """
 
 import contextvars
@@ -32,8 +36,10 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("fid
 _request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("fido_request_secrets", default=())
 
 _SECRET_PATTERNS = [
-    # DRF tokens: 40 hex digits, alone or after "Token".
-    re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])"),
+    # API tokens: "fido_" and 64 hex digits (any part of one from "fido_" on), the 64 digits alone, and the
+    # 40 hex digits of clients created before tokens were hashed.
+    re.compile(r"(?i)(?<![A-Za-z0-9_])fido_[0-9a-f]{6,}"),
+    re.compile(r"(?i)(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40})(?![0-9a-f])"),
     # Fernet keys: 32 bytes in URL-safe base64.
     re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}=(?![A-Za-z0-9_=-])"),
     # Credentials inside URLs: scheme://user:password@host.
@@ -126,30 +132,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def _names_in_body(request) -> list[str]:
-    """The `full_name` (and other secret-looking) values of a JSON or form body, read before any view
-    (only bodies within the size limit; the body stays readable for the view)."""
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return []
+def remember_body_secrets(data) -> None:
+    """Mark the `full_name` (and other secret-looking) values of a parsed body, an object or a list of them."""
+    names = []
+    for item in data if isinstance(data, list) else [data]:
+        if isinstance(item, dict):
+            names += [str(value) for key, value in item.items() if _SECRET_FIELD_NAMES.fullmatch(str(key))]
+    remember_request_secrets(*names, *(name.strip() for name in names))
+
+
+def _remember_form_secrets(request) -> None:
+    """The names of a form body (the admin's), read before any view; JSON bodies are left to the parser."""
+    if request.method != "POST" or request.content_type != "application/x-www-form-urlencoded":
+        return
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return []
+        return
     if not 0 < length <= settings.MAX_REQUEST_BODY_BYTES:
-        return []
+        return
     try:
-        if request.content_type == "application/x-www-form-urlencoded":  # the admin's forms
-            data = {key: values[-1] for key, values in parse_qs(request.body.decode()).items()}
-        else:
-            data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # the parser will answer 400 for these
-        return []
-    items = data if isinstance(data, list) else [data]
-    names = []
-    for item in items:
-        if isinstance(item, dict):
-            names += [str(value) for key, value in item.items() if _SECRET_FIELD_NAMES.fullmatch(key)]
-    return names + [name.strip() for name in names]
+        # Parsed apart from request.POST, so that a form Django refuses fails where it always did.
+        form = parse_qs(request.body.decode())
+    except (ValueError, UnicodeDecodeError):
+        return
+    remember_body_secrets({key: values[-1] for key, values in form.items()})
 
 
 def _request_token(request) -> str:
@@ -178,7 +185,8 @@ class RequestLogMiddleware:
         request_id_var.set(request_id)
         _request_secrets.set(())
         started = time.perf_counter()
-        remember_request_secrets(_request_token(request), *_names_in_body(request))
+        remember_request_secrets(_request_token(request))
+        _remember_form_secrets(request)
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         self._log(request, response.status_code, started)

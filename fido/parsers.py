@@ -7,6 +7,8 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from .logs import remember_body_secrets
+
 MAX_DEPTH = 64
 
 
@@ -50,5 +52,7 @@ class DecimalJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
         except RecursionError as exc:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels") from exc
+        # The names in the body stay out of every log line of this request from here on.
+        remember_body_secrets(data)
         _check_structure(data)
         return data

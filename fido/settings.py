@@ -62,7 +62,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_standardized_errors",
@@ -301,7 +301,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # API clients: hashed tokens resolved through a short-lived per-process cache.
+        "fido.authentication.ClientTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["fido.permissions.StrictDjangoModelPermissions"],
@@ -317,6 +318,23 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# API client tokens (django-rest-knox): stored as SHA-512 digests only, sent as `Authorization: Token <key>`.
+# Service clients' tokens never expire; an operator revokes them (revoke_api_client).
+REST_KNOX = {
+    "TOKEN_PREFIX": "fido_",
+    "AUTH_TOKEN_CHARACTER_LENGTH": 64,
+    "SECURE_HASH_ALGORITHM": "hashlib.sha512",
+    "TOKEN_TTL": None,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# An API client's model permissions are its scope's (fido/authentication.py), answered without SQL and
+# never widened by groups; staff keep Django's model permissions.
+AUTHENTICATION_BACKENDS = [
+    "fido.authentication.ApiClientScopeBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # Per-client rate limits (fido/throttling.py), "N/s|min|hour|day"; empty: no limit. Generous by
 # default so that one busy backend service is not throttled; counted in the cache, open when it is down.

@@ -1,8 +1,11 @@
 """Fixtures shared by every test area: API clients by scope, and a valid transaction body."""
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
+from fido.authentication import client_cache
 from transactions.clients import api_client_create
 
 
@@ -12,6 +15,35 @@ def _no_static_file_scan_per_client(settings):
     # every static file each time: ~0.1 s per client. Tests never fetch static files through it
     # (pytest-django's live_server serves them itself).
     settings.WHITENOISE_USE_FINDERS = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_client_cache():
+    # Resolved tokens live in a per-process cache; each test starts with none resolved.
+    client_cache.clear()
+    yield
+    client_cache.clear()
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()  # entries cached before the test took the clock keep their meaning
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def client_clock(monkeypatch) -> FakeClock:
+    """The clock of the resolved-token cache, under the test's control (no sleeping out a TTL)."""
+    clock = FakeClock()
+    monkeypatch.setattr(client_cache, "clock", clock)
+    return clock
 
 
 def _client_with_token(key: str | None) -> APIClient:

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class TransactionsConfig(AppConfig):
@@ -7,10 +6,13 @@ class TransactionsConfig(AppConfig):
     verbose_name = "Transactions"
 
     def ready(self) -> None:
+        from django.contrib import admin
+        from knox.models import AuthToken
+
         from . import history
-        from .clients import sync_scope_groups
 
         history.register_kind()
 
-        # Sent once per app after migrate; the last call sees every app's permissions.
-        post_migrate.connect(sync_scope_groups, dispatch_uid="transactions.sync_scope_groups")
+        # API client tokens are made and revoked by operator commands only (transactions/clients.py).
+        if admin.site.is_registered(AuthToken):
+            admin.site.unregister(AuthToken)

@@ -113,3 +113,7 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Idempotency key of client {self.client_id} ({self.state})"
+
+
+# Registered with the app's models; the client model lives beside its services (clients.py).
+from .client_models import ApiClient  # noqa: E402, F401

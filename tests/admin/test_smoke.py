@@ -7,10 +7,10 @@ from io import StringIO
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from analytics import processing
 from transactions.models import OutboxEvent
@@ -38,7 +38,7 @@ def some_of_everything(admin_user, django_capture_on_commit_callbacks):
     # (idempotent, so a no-op for events the embedded mode already processed).
     for event_id in OutboxEvent.objects.values_list("id", flat=True):
         processing.process_event(event_id=event_id)
-    Token.objects.create(user=admin_user)
+    Group.objects.create(name="back-office")
     call_command("create_api_client", "smoke-reader", scope="read", stdout=StringIO(), stderr=StringIO())
 
 

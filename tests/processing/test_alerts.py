@@ -6,7 +6,6 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from analytics.models import Alert
@@ -110,6 +109,6 @@ def test_alerts_need_credentials_and_the_view_permission(anon_client):
     assert anon_client.get(ALERTS).status_code == HTTPStatus.UNAUTHORIZED
     nobody = get_user_model().objects.create_user(username="no-permissions")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=nobody).key}")
+    client.force_login(nobody)
     assert client.get(ALERTS).status_code == HTTPStatus.FORBIDDEN
     assert client.get("/api/v1/users/42/credit-profile/").status_code == HTTPStatus.FORBIDDEN

@@ -33,17 +33,36 @@ def _bad_token_client() -> APIClient:
     return client
 
 
+def _token_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
 @pytest.mark.parametrize(
     "make_client",
     [
         APIClient,
         _bad_token_client,
+        lambda: _token_client("fido_" + "ab" * 32),
+        lambda: _token_client("fido_" + "AB" * 32),
+        lambda: _token_client("x" * 5000),
         lambda: APIClient(HTTP_AUTHORIZATION="Token"),
         lambda: APIClient(HTTP_AUTHORIZATION="Token a b"),
         lambda: APIClient(HTTP_AUTHORIZATION="Bearer 0123456789abcdef0123456789abcdef01234567"),
         lambda: APIClient(HTTP_AUTHORIZATION="Basic YWRtaW46YWRtaW4="),
     ],
-    ids=["anonymous", "bad-token", "empty-token", "two-part-token", "bearer", "basic"],
+    ids=[
+        "anonymous",
+        "bad-legacy-token",
+        "bad-token",
+        "upper-case-token",
+        "huge-token",
+        "empty-token",
+        "two-part-token",
+        "bearer",
+        "basic",
+    ],
 )
 def test_no_valid_credentials_is_a_401_everywhere(make_client, txn_id, txn_body):
     client = make_client()
@@ -55,10 +74,36 @@ def test_no_valid_credentials_is_a_401_everywhere(make_client, txn_id, txn_body)
         assert response["WWW-Authenticate"] == "Token"
 
 
-def test_token_of_a_deactivated_client_is_a_401(write_client, txn_id):
+@pytest.mark.parametrize("header", ["Bearer abc", "Basic YWRtaW46YWRtaW4=", "Digest x", "bearer fido_0123"])
+def test_an_unknown_scheme_is_a_401_naming_the_token_scheme(anon_client, header):
+    response = anon_client.get(LIST_URL, HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response["WWW-Authenticate"] == "Token"
+    body = response.json()
+    assert body["type"] == "client_error"
+    (error,) = body["errors"]
+    assert error["code"] == "authentication_failed"
+    assert error["attr"] is None
+    assert "Authorization: Token <key>" in error["detail"]
+    assert header.split()[1] not in error["detail"]
+
+
+def test_the_scheme_is_case_insensitive(txn_id):
+    from transactions.clients import api_client_create
+
+    key = api_client_create(name="lower-case", scope="read").key
+
+    assert APIClient(HTTP_AUTHORIZATION=f"token {key}").get(LIST_URL).status_code == HTTPStatus.OK
+
+
+def test_token_of_a_deactivated_client_is_a_401_once_the_cache_lapses(write_client, txn_id, client_clock):
     from django.contrib.auth import get_user_model
 
+    from fido.authentication import CLIENT_CACHE_SECONDS
+
     get_user_model().objects.filter(username="writer").update(is_active=False)
+    client_clock.advance(CLIENT_CACHE_SECONDS)
 
     assert write_client.get(LIST_URL).status_code == HTTPStatus.UNAUTHORIZED
 
@@ -89,16 +134,34 @@ def test_write_client_can_do_everything(write_client, txn_id, txn_body):
         assert response.status_code in (HTTPStatus.OK, HTTPStatus.CREATED, HTTPStatus.NO_CONTENT), (method, url)
 
 
-def test_authenticated_user_without_permissions_gets_403(txn_id):
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    user = get_user_model().objects.create_user(username="nobody")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+def test_authenticated_user_without_permissions_gets_403(client, txn_id, django_user_model):
+    client.force_login(django_user_model.objects.create_user(username="nobody"))
 
     assert client.get(LIST_URL).status_code == HTTPStatus.FORBIDDEN
     assert client.get(history_url(42)).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_token_of_a_user_who_is_not_an_api_client_is_a_401(txn_id, django_user_model):
+    from knox.models import AuthToken
+
+    staff = django_user_model.objects.create_superuser(username="root", password="x-Secret-123")
+    _, key = AuthToken.objects.create(user=staff, expiry=None)
+
+    assert _token_client(key).get(LIST_URL).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_an_expired_token_is_a_401(write_client, txn_id):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    from transactions.clients import api_client_create
+
+    key = api_client_create(name="short-lived", scope="read").key
+    AuthToken.objects.filter(user__username="short-lived").update(expiry=timezone.now() - timedelta(seconds=1))
+
+    assert _token_client(key).get(LIST_URL).status_code == HTTPStatus.UNAUTHORIZED
 
 
 def test_staff_session_with_view_permission_can_browse(client, txn_id, django_user_model):
@@ -110,6 +173,7 @@ def test_staff_session_with_view_permission_can_browse(client, txn_id, django_us
 
     assert client.get(LIST_URL, HTTP_ACCEPT="application/json").status_code == HTTPStatus.OK
     assert client.get(LIST_URL, HTTP_ACCEPT="text/html").status_code == HTTPStatus.OK
+    assert client.get("/api/v1/alerts/", HTTP_ACCEPT="application/json").status_code == HTTPStatus.FORBIDDEN
 
 
 @pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/", "/api/redoc/", "/healthz"])

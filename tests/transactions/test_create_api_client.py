@@ -1,5 +1,7 @@
 """`manage.py create_api_client NAME --scope read|write` (SPEC §3)."""
 
+import hashlib
+import re
 from http import HTTPStatus
 from io import StringIO
 
@@ -23,7 +25,8 @@ def test_token_alone_on_the_last_line_works_for_its_scope(txn_body):
     read_token = run("ledger-reader", "--scope", "read").splitlines()[-1]
     write_token = run("ledger-writer", "--scope=write").splitlines()[-1]
 
-    assert read_token.strip() == read_token and len(read_token) == 40
+    assert read_token.strip() == read_token
+    assert re.fullmatch(r"fido_[0-9a-f]{64}", read_token) and re.fullmatch(r"fido_[0-9a-f]{64}", write_token)
     reader, writer = _client_with_token(read_token), _client_with_token(write_token)
     assert writer.post(LIST_URL, txn_body, format="json").status_code == HTTPStatus.CREATED
     assert reader.get(LIST_URL).status_code == HTTPStatus.OK
@@ -74,17 +77,41 @@ def test_bad_name_is_refused(name):
         run(name, "--scope", "read")
 
 
-def test_migrate_gives_existing_clients_the_permissions_of_their_scope():
-    from django.contrib.auth.models import Group
-    from django.core.management.sql import emit_post_migrate_signal
+def test_a_clients_permissions_are_its_scope_whatever_its_user_holds(txn_body):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
 
-    token = run("old-reader", "--scope", "read").splitlines()[-1]
-    Group.objects.get(name="api-read").permissions.clear()  # as a group made before a model joined
-    reader = _client_with_token(token)
-    assert reader.get("/api/v1/alerts/").status_code == HTTPStatus.FORBIDDEN
+    reader = _client_with_token(run("granted-reader", "--scope", "read").splitlines()[-1])
+    user = get_user_model().objects.get(username="granted-reader")
+    everything = Group.objects.create(name="everything")
+    everything.permissions.set(Permission.objects.all())
+    user.groups.add(everything)
+    user.user_permissions.add(Permission.objects.get(codename="add_transaction"))
 
-    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-
-    assert reader.get("/api/v1/alerts/").status_code == HTTPStatus.OK
+    assert reader.post(LIST_URL, txn_body, format="json").status_code == HTTPStatus.FORBIDDEN
     assert reader.get(LIST_URL).status_code == HTTPStatus.OK
-    assert reader.post(LIST_URL, {}, format="json").status_code == HTTPStatus.FORBIDDEN
+    assert reader.get("/api/v1/alerts/").status_code == HTTPStatus.OK
+
+
+def test_every_scope_permission_exists():
+    from django.contrib.auth.models import Permission
+
+    from transactions.clients import SCOPE_PERMISSIONS
+
+    existing = {
+        f"{app_label}.{codename}"
+        for app_label, codename in Permission.objects.values_list("content_type__app_label", "codename")
+    }
+    assert SCOPE_PERMISSIONS["read"] < SCOPE_PERMISSIONS["write"] <= existing
+    assert {perm.split(".")[1].split("_")[0] for perm in SCOPE_PERMISSIONS["read"]} == {"view"}
+
+
+def test_the_token_is_stored_only_as_its_digest():
+    from knox.models import AuthToken
+
+    token = run("hashed", "--scope", "read").splitlines()[-1]
+
+    (stored,) = AuthToken.objects.filter(user__username="hashed")
+    assert stored.digest == hashlib.sha512(token.encode()).hexdigest()
+    assert stored.expiry is None
+    assert token not in {stored.digest, stored.token_key}

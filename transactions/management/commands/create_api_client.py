@@ -8,8 +8,8 @@ from transactions.clients import SCOPES, api_client_create
 
 class Command(BaseCommand):
     help = (
-        "Create an API client (a user holding only model permissions) and print its token alone on the "
-        "last line. --scope read grants view permissions; --scope write also add, change and delete."
+        "Create an API client and print its token alone on the last line (shown this once: only its digest "
+        "is stored). --scope read grants view permissions; --scope write also add, change and delete."
     )
 
     def add_arguments(self, parser):
