@@ -78,6 +78,7 @@ CONFIGS = [
             f"shipped configuration (deploy/gunicorn.conf.py: gthread, keep-alive 5 s), "
             f"GUNICORN_WORKERS={GTHREAD_WORKERS} GUNICORN_THREADS={GTHREAD_THREADS}"
         ),
+        "workers": GTHREAD_WORKERS,
         "args": [],
         "env": {"GUNICORN_WORKERS": str(GTHREAD_WORKERS), "GUNICORN_THREADS": str(GTHREAD_THREADS)},
     },
@@ -85,6 +86,7 @@ CONFIGS = [
         "key": "sync",
         "label": "2 sync workers (deploy/gunicorn.conf.py with -k sync -w 2 --threads 1)",
         # --threads 1: with more threads gunicorn silently turns a sync worker into gthread.
+        "workers": 2,
         "args": ["-k", "sync", "-w", "2", "--threads", "1"],
         "env": {},
     },
@@ -229,11 +231,13 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(log_dir / f"{name}-{config['key']}.log", "w")  # noqa: SIM115 (closed in stop)
+        self.workers = config["workers"]
         args = [GUNICORN, "--config", GUNICORN_CONF, "-b", f"127.0.0.1:{self.port}", *config["args"], app]
         self.process = subprocess.Popen(  # noqa: S603
             args,
             cwd=cwd,
-            env=env | config["env"] | {"GUNICORN_LOG_LEVEL": "warning"},
+            # At info, gunicorn notes each worker it boots: the count of restarts comes from there.
+            env=env | config["env"] | {"GUNICORN_LOG_LEVEL": "info"},
             stdout=self.log,
             stderr=self.log,
             start_new_session=True,
@@ -257,7 +261,8 @@ class Server:
                 time.sleep(0.3)
         raise RuntimeError(f"{self.name}: gunicorn did not answer within 60 s")
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Stop the server; returns how many workers it booted beyond its first ones (recycled workers)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -266,6 +271,8 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.log.close()
+        boots = Path(self.log.name).read_text(errors="replace").count("Booting worker with pid")
+        return max(boots - self.workers, 0)
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -381,10 +388,10 @@ def measure_config(config: dict, tokens: dict, envs: dict, log_dir: Path) -> dic
             if mode == "get":
                 checks[f"{key}_after"] = request(service.base, path, tokens[scope])[1] or "-"
     finally:
-        service.stop()
-        floor.stop()
+        restarts = {"service": service.stop(), "floor": floor.stop()}
     result = summarize(rounds, config, checks)
     result["load_after"] = load_average()
+    result["worker_restarts"] = restarts
     return result
 
 
@@ -491,7 +498,8 @@ def markdown(report: dict) -> str:
         lines += [
             f"## {config_key}: {result['label']}",
             "",
-            f"Load average at the end of these rounds: {result['load_after']}.",
+            f"Load average at the end of these rounds: {result['load_after']}. Workers recycled (max_requests) "
+            f"during them: service {result['worker_restarts']['service']}, floor {result['worker_restarts']['floor']}.",
             "",
             f"Floor: {floor['rps']:,.0f} req/s over {floor['slots']} slots (from {floor['rps_min']:,.0f} to "
             f"{floor['rps_max']:,.0f}), p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms, "
