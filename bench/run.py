@@ -110,7 +110,7 @@ SCENARIOS = [
 ]
 LABELS = {key: label for key, label, *_ in SCENARIOS} | {"floor": FLOOR_SCENARIO[1]}
 
-# SPEC's performance targets, checked in every configuration.
+# The service's performance targets (docs/performance.md), the ratios checked in every configuration.
 RATIO_TARGETS = {"analytics_cached": 0.9, "history_cached": 0.9, "create": 0.3}
 HEAVY_LIGHT_MAX = 2.0
 PROCESS_MAX_MS = 50.0
