@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -261,8 +262,8 @@ class Server:
                 time.sleep(0.3)
         raise RuntimeError(f"{self.name}: gunicorn did not answer within 60 s")
 
-    def stop(self) -> int:
-        """Stop the server; returns how many workers it booted beyond its first ones (recycled workers)."""
+    def stop(self) -> dict:
+        """Stop the server; returns the worker class it used and how many workers it recycled."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -271,8 +272,12 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.log.close()
-        boots = Path(self.log.name).read_text(errors="replace").count("Booting worker with pid")
-        return max(boots - self.workers, 0)
+        text = Path(self.log.name).read_text(errors="replace")
+        worker = re.search(r"Using worker: (\w+)", text)
+        return {
+            "worker_class": worker.group(1) if worker else "unknown",
+            "recycled_workers": max(text.count("Booting worker with pid") - self.workers, 0),
+        }
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -388,10 +393,13 @@ def measure_config(config: dict, tokens: dict, envs: dict, log_dir: Path) -> dic
             if mode == "get":
                 checks[f"{key}_after"] = request(service.base, path, tokens[scope])[1] or "-"
     finally:
-        restarts = {"service": service.stop(), "floor": floor.stop()}
+        servers = {"service": service.stop(), "floor": floor.stop()}
+    for name, server in servers.items():
+        if server["worker_class"] != config["key"]:
+            raise RuntimeError(f"{name} ran {server['worker_class']} workers, not {config['key']}")
     result = summarize(rounds, config, checks)
     result["load_after"] = load_average()
-    result["worker_restarts"] = restarts
+    result["worker_restarts"] = {name: server["recycled_workers"] for name, server in servers.items()}
     return result
 
 
