@@ -51,10 +51,12 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## Benchmark (about 3-4 minutes): seeds a throw-away PostgreSQL database, serves it with gunicorn,
-## measures with wrk. Needs PostgreSQL, Redis and wrk on 127.0.0.1; see bench/run.py for settings.
+## Benchmark (about 6 minutes): the service against an independent floor (bench/floor/, a stock DRF view) in
+## one interleaved run, with the shipped gunicorn configuration and with 2 sync workers; see docs/performance.md.
+## Needs PostgreSQL and Redis on 127.0.0.1; installs wrk (and redis-server, for a broker of its own) when missing.
 bench: install-dev
 	@command -v wrk >/dev/null || (echo "Installing wrk (Debian package)"; apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v redis-server >/dev/null || (echo "Installing redis-server (Debian package)"; apt-get update -qq && apt-get install -y -qq redis-server)
 	$(PY) bench/run.py
 
 ## Load and soak test (bounded, 127.0.0.1): 32 clients x 60 s against gunicorn with a real Celery

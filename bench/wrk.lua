@@ -1,7 +1,10 @@
--- wrk script of `make bench`: the API token, an optional unique period per request (a cache miss
--- every time) or a transaction POST, and one JSON line of results.
+-- wrk script of `make bench`: the API token, then per request either the same GET (BENCH_MODE=get),
+-- a period never asked before (unique: a cache miss every time) or a transaction POST (create).
+-- Prints one JSON line of results.
 local token = os.getenv("BENCH_TOKEN")
 local mode = os.getenv("BENCH_MODE") or "get"
+-- Distinct for every wrk run of a benchmark (bench/run.py), so no period repeats across runs either.
+local sequence_base = tonumber(os.getenv("BENCH_SEQUENCE") or "0")
 local threads = {}
 local counter = 0
 
@@ -19,14 +22,19 @@ function init(args)
   math.randomseed(os.time() + thread_number)
 end
 
-local first_day = os.time({year = 2030, month = 1, day = 1, hour = 12})
+local day = 86400
+local first_from = os.time({year = 2000, month = 1, day = 1, hour = 12})
+local first_to = os.time({year = 2027, month = 1, day = 1, hour = 12})
 
 function request()
   counter = counter + 1
   if mode == "unique" then
-    -- A date_to after every transaction, never the same twice: the whole history, uncached.
-    local day = first_day + (thread_number * 1000000 + counter) * 86400
-    return wrk.format(nil, wrk.path .. "?date_to=" .. os.date("!%Y-%m-%d", day))
+    -- A period that covers every transaction (from 2000-2009 to 2027 or later), never the same twice:
+    -- n picks one of 3,650 first days and the last day from n's quotient.
+    local n = sequence_base + thread_number * 50000 + counter
+    local date_from = os.date("!%Y-%m-%d", first_from + (n % 3650) * day)
+    local date_to = os.date("!%Y-%m-%d", first_to + math.floor(n / 3650) * day)
+    return wrk.format(nil, wrk.path .. "?date_from=" .. date_from .. "&date_to=" .. date_to)
   elseif mode == "create" then
     local body = string.format(
       '{"user_id": %d, "full_name": "Bench User %d", "transaction_date": "2026-01-15T10:00:00Z", ' ..
