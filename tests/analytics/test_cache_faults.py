@@ -1,7 +1,8 @@
 """Cache faults (SPEC §6) on a real redis-server of the test's own: down, stopped, paused, read-only, full.
 
 Through the HTTP API only. Every answer in every state: no 5xx, within 1 s (the SPEC's bound for a
-cache fault, far above what an in-process request costs), the right numbers. After an episode, a
+cache fault, far above what an in-process request costs), the right numbers; Redis ending in the
+middle of a request (SIGTERM to the whole stack) is no 500 either. After an episode, a
 lost invalidation is repaired by the event's processing; what clients choose (cursors, page sizes,
 periods) cannot grow the cache beyond a fixed per-user budget; the periodic refresh never re-stores
 cold entries.
