@@ -8,8 +8,8 @@ The whole scenario over HTTP, on Redis and RabbitMQ, is `make production-check`.
 
 import os
 import re
-import shutil
 import shlex
+import shutil
 import signal
 import socket
 import subprocess

@@ -105,7 +105,11 @@ def test_a_check_that_hangs_is_reported_as_failing_and_does_not_hang_readyz(anon
         finish_check_threads()
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json()["cache"] == {"status": "failing", "reason": "TimeoutError", "detail": "no answer within 0.2 s"}
+    assert response.json()["cache"] == {
+        "status": "failing",
+        "reason": "TimeoutError",
+        "detail": "no answer within 0.2 s",
+    }
 
 
 def finish_check_threads() -> None:
