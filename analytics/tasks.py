@@ -29,9 +29,11 @@ def process_event(self, event_id: int) -> None:
 
 
 def _publish(task, object_id: int, what: str) -> bool:
-    """One bounded publish attempt; False (logged, work left pending for the relay) when it fails."""
+    """One bounded publish (settings.CELERY_TASK_PUBLISH_RETRY_POLICY: a single immediate retry on a fresh
+    connection, as a pooled one is stale after a broker restart); False (logged, work left pending for
+    the relay) when it fails."""
     try:
-        task.apply_async(args=[object_id], retry=False)
+        task.apply_async(args=[object_id], retry=True)
     except Exception as exc:
         logger.warning("%s %s not published (%s); the relay will deliver it", what, object_id, type(exc).__name__)
         return False

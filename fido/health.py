@@ -99,7 +99,8 @@ def check_broker() -> dict | None:
     from fido.celery import app
 
     with app.connection_for_write(url=settings.CELERY_BROKER_URL) as connection:
-        connection.ensure_connection(max_retries=1, timeout=settings.HEALTH_CHECK_TIMEOUT)
+        # One attempt, no pause before it (kombu's default waits 2 s first, longer than the check may take).
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=settings.HEALTH_CHECK_TIMEOUT)
     return None
 
 

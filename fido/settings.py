@@ -202,6 +202,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than any retry countdown, so a delayed message is not redelivered while it waits (Redis).
     "visibility_timeout": 2 * 60 * 60,
 }
+# A publish retries once, at once: a pooled connection that a broker restart left stale fails the
+# first try and is replaced (AMQP; redis-py reconnects by itself), and a broker that is down fails both
+# tries within the connect timeouts above.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},

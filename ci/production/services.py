@@ -229,9 +229,10 @@ class Deployment:
             self.command(service), cwd=BASE_DIR, env=self.env, capture_output=True, text=True, timeout=timeout
         )
 
-    def manage(self, *args: str) -> subprocess.CompletedProcess:
+    def manage(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         argv = [str(self.venv / "bin" / "python"), "manage.py", *args]
-        return subprocess.run(argv, cwd=BASE_DIR, env=self.env, capture_output=True, text=True, timeout=120)  # noqa: S603
+        env = {**self.env, **env}
+        return subprocess.run(argv, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603
 
     def start(self, service: str, name: str | None = None) -> Process:
         process = Process(name or service, self.command(service), env=self.env, log_dir=self.log_dir)
@@ -293,11 +294,12 @@ class Api:
 
 class WebhookReceiver:
     """Receives alert pushes: checks X-Fido-Signature over the raw body, records every push, answers 200
-    (401 to a bad signature)."""
+    (401 to a bad signature, 503 while told to refuse)."""
 
     def __init__(self, secret: str):
         self.secret = secret.encode()
         self.pushes: list[dict] = []
+        self.refuse = 0
         self.lock = threading.Lock()
         receiver = self
 
@@ -311,10 +313,17 @@ class WebhookReceiver:
                 except ValueError:
                     body = None
                 with receiver.lock:
+                    status = 401 if not signed else 503 if receiver.refuse else 200
+                    receiver.refuse -= status == 503
                     receiver.pushes.append(
-                        {"delivery": self.headers.get("X-Fido-Delivery"), "signed": signed, "body": body}
+                        {
+                            "delivery": self.headers.get("X-Fido-Delivery"),
+                            "signed": signed,
+                            "body": body,
+                            "answered": status,
+                        }
                     )
-                self.send_response(200 if signed else 401)
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -331,6 +340,11 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def refuse_next(self, count: int) -> None:
+        """Answer 503 to the next `count` pushes (the service must retry them)."""
+        with self.lock:
+            self.refuse = count
 
     def snapshot(self) -> list[dict]:
         with self.lock:
