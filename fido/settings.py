@@ -7,11 +7,14 @@ cache and tasks executed in-process after commit. Setting ``DATABASE_URL``, ``RE
 
 import base64
 import hashlib
+import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from fido.env_checks import check_environment, check_fernet_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,6 +23,8 @@ env = environ.Env()
 ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
 if ENV_FILE:
     environ.Env.read_env(ENV_FILE, overwrite=False)
+# A value that would fail only when first used stops start-up here, naming the variable.
+check_environment(os.environ)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -48,6 +53,8 @@ FIELD_ENCRYPTION_KEYS = [
 ]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("The environment variable FIELD_ENCRYPTION_KEYS holds no key.")
+# Every key, not only the first: a malformed older key would fail every read of the rows it encrypted.
+check_fernet_keys("FIELD_ENCRYPTION_KEYS", FIELD_ENCRYPTION_KEYS)
 FIELD_HASH_KEY = _required("FIELD_HASH_KEY", "fido-insecure-dev-hash-key")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
