@@ -198,6 +198,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # short connect timeouts and a single connection attempt, never kombu's default of retrying forever.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker and beat wait for the broker however long it is gone, in the same process (Celery's
+# default gives up after 100 attempts, about 45 minutes, and the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,

@@ -90,8 +90,10 @@ def fresh_venv(directory: Path) -> Path:
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "install", "--requirement", str(BASE_DIR / "requirements.txt")], check=True)  # noqa: S603
-    subprocess.run([*pip, "check"], check=True)  # noqa: S603
+    for step in (["install", "--requirement", str(BASE_DIR / "requirements.txt")], ["check"]):
+        result = subprocess.run([*pip, *step], capture_output=True, text=True)  # noqa: S603
+        if result.returncode != 0:
+            raise StageError(f"pip {step[0]} failed:\n{(result.stdout + result.stderr)[-3000:]}")
     print(f"  venv of requirements.txt alone ready in {time.monotonic() - started:.0f} s", flush=True)
     return venv
 
@@ -477,9 +479,13 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fido-stage-venv-") as directory:
         print("== production stage: a venv of requirements.txt alone", flush=True)
-        venv = args.venv.resolve() if args.venv else fresh_venv(Path(directory))
-        for kind in args.broker or ["redis", "rabbitmq"]:
-            run_broker(kind, venv, report, args.keep)
+        try:
+            venv = args.venv.resolve() if args.venv else fresh_venv(Path(directory))
+        except StageError as exc:
+            report.check("a venv of requirements.txt alone installs, and pip check passes", False, str(exc))
+        else:
+            for kind in args.broker or ["redis", "rabbitmq"]:
+                run_broker(kind, venv, report, args.keep)
     print("== production stage figures")
     for name, value in report.figures:
         print(f"  {name}: {value}")
