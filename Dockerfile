@@ -25,9 +25,10 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links=/wheels -r /wheels/requirements.txt && rm -rf /wheels
 COPY . .
 # Static files are collected at build time with DEBUG off (the manifest whitenoise serves needs it).
-# The settings refuse to start without secrets, so this one step gets throw-away values that live
-# only in its own environment: they are not in the image's configuration and never used at run time.
-RUN DEBUG=0 SECRET_KEY=collectstatic-only FIELD_ENCRYPTION_KEYS=collectstatic-only FIELD_HASH_KEY=collectstatic-only \
+# The settings refuse to start without valid secrets, so this one step gets throw-away values (a random
+# Fernet key) that live only in its own environment: not in the image's configuration, never used at run time.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only FIELD_HASH_KEY=collectstatic-only \
+    FIELD_ENCRYPTION_KEYS="$(python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
     python manage.py collectstatic --noinput \
     && python -m compileall -q /app
 USER 10001:10001

@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 
-.PHONY: run test install install-dev env migrate demo lint bench load
+.PHONY: run test install install-dev env migrate demo lint bench load production-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ run: demo
 ## The whole test suite (embedded unless DATABASE_URL / REDIS_URL / CELERY_BROKER_URL are set).
 test: install-dev migrate
 	$(PY) -m pytest
+
+## What docker-compose.yml deploys, run as an operator would (about 5 minutes, separate from `make test`):
+## a fresh venv of requirements.txt alone, gunicorn, worker and beat with compose's command lines, on a
+## Redis broker and on RabbitMQ of its own (killed and restarted), judged over HTTP. Needs PostgreSQL
+## on 127.0.0.1, redis-server and rabbitmq-server; see ci/production/run.py.
+production-check: install-dev
+	$(PY) ci/production/run.py
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,12 @@ import os
 
 from celery import Celery
 
+from . import broker_fix
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fido.settings")
+
+# The worker must survive a Redis broker restart: see fido/broker_fix.py.
+broker_fix.apply()
 
 app = Celery("fido")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -7,11 +7,14 @@ cache and tasks executed in-process after commit. Setting ``DATABASE_URL``, ``RE
 
 import base64
 import hashlib
+import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from fido.env_checks import check_environment, check_fernet_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,6 +23,8 @@ env = environ.Env()
 ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
 if ENV_FILE:
     environ.Env.read_env(ENV_FILE, overwrite=False)
+# A value that would fail only when first used stops start-up here, naming the variable.
+check_environment(os.environ)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -48,6 +53,8 @@ FIELD_ENCRYPTION_KEYS = [
 ]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("The environment variable FIELD_ENCRYPTION_KEYS holds no key.")
+# Every key, not only the first: a malformed older key would fail every read of the rows it encrypted.
+check_fernet_keys("FIELD_ENCRYPTION_KEYS", FIELD_ENCRYPTION_KEYS)
 FIELD_HASH_KEY = _required("FIELD_HASH_KEY", "fido-insecure-dev-hash-key")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -191,6 +198,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # short connect timeouts and a single connection attempt, never kombu's default of retrying forever.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker and beat wait for the broker however long it is gone, in the same process (Celery's
+# default gives up after 100 attempts, about 45 minutes, and the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,
@@ -202,6 +212,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than any retry countdown, so a delayed message is not redelivered while it waits (Redis).
     "visibility_timeout": 2 * 60 * 60,
 }
+# A publish retries once, at once: a pooled connection that a broker restart left stale fails the
+# first try and is replaced (AMQP; redis-py reconnects by itself), and a broker that is down fails both
+# tries within the connect timeouts above.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 CELERY_TIMEZONE = "UTC"
 
 # --- Processing after a write (SPEC §7) -----------------------------------------------------

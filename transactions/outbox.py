@@ -2,9 +2,10 @@
 commit, retried with backoff, given up on, requeued, and relayed when its publish got lost.
 
 The processing itself is ``analytics``', which ``transactions`` never imports: an event is published as a
-message naming its task through the Celery app. Publishing never holds a request for long: one attempt with
-short timeouts (settings ``CELERY_BROKER_*``), no publish retry; on failure the event stays pending and the
-periodic relay publishes it later.
+message naming its task through the Celery app. Publishing never holds a request for long: short timeouts
+(settings ``CELERY_BROKER_*``) and a single immediate retry on a fresh connection
+(``CELERY_TASK_PUBLISH_RETRY_POLICY``: a pooled connection is stale after a broker restart); on failure the
+event stays pending and the periodic relay publishes it later.
 """
 
 import datetime as dt
@@ -46,9 +47,9 @@ def record(*, kind: str, txn_id: int, user_id: int, previous_user_id: int | None
 
 
 def send(task_name: str, object_id: int, *, what: str) -> bool:
-    """One bounded attempt to queue a task for one id; False (logged, the work stays pending) when it fails."""
+    """One bounded publish of a task for one id; False (logged, the work stays pending) when it fails."""
     try:
-        app.tasks[task_name].apply_async(args=[object_id], retry=False)
+        app.tasks[task_name].apply_async(args=[object_id], retry=True)
     except Exception as exc:
         logger.warning("%s %s not published (%s); the relay will deliver it", what, object_id, type(exc).__name__)
         return False

@@ -6,7 +6,10 @@ import importlib
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -33,7 +36,14 @@ SPEC_VARIABLES = {
     "TIME_ZONE",
 }
 # Read by the images themselves, not by our code.
-IMAGE_VARIABLES = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+IMAGE_VARIABLES = {
+    "POSTGRES_DB",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "RABBITMQ_DEFAULT_USER",
+    "RABBITMQ_DEFAULT_PASS",
+    "RABBITMQ_DEFAULT_VHOST",
+}
 CELERY_SUBCOMMANDS = {"worker", "beat", "inspect"}
 
 
@@ -114,6 +124,18 @@ def test_image_installs_requirements_and_collects_static_files():
     assert "manage.py collectstatic --noinput" in runs
 
 
+def test_the_build_step_that_collects_static_files_passes_start_up_validation():
+    """It runs with throw-away secrets: they must still be valid ones (a Fernet key), or the build fails."""
+    step = next(args for name, args in runtime_stage() if name == "RUN" and "collectstatic" in args)
+    command = step.split("&&")[0].replace("collectstatic --noinput", "check")
+    # The image has no .env (.dockerignore) and its `python` is the one with the requirements.
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "ENV_FILE": ""}
+
+    result = subprocess.run(["sh", "-c", command], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603, S607
+
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_dockerfile_commands_exist_and_health_check_calls_healthz_on_the_exposed_port():
     stage = dict((name, args) for name, args in runtime_stage() if name in {"CMD", "EXPOSE", "HEALTHCHECK"})
 
@@ -135,9 +157,38 @@ def test_gunicorn_binds_the_exposed_port():
 def test_compose_has_the_services_of_a_deployment():
     services = compose()["services"]
 
-    assert set(services) == {"db", "redis", "migrate", "web", "worker", "beat"}
+    assert set(services) == {"db", "cache", "broker", "migrate", "web", "worker", "beat"}
     assert services["db"]["image"].startswith("postgres:16")
-    assert services["redis"]["image"].startswith("redis:7")
+    assert services["cache"]["image"].startswith("redis:7")
+    assert services["broker"]["image"].startswith("rabbitmq:")
+
+
+def redis_options(command: list[str]) -> dict[str, str]:
+    assert command[0] == "redis-server"
+    return {command[i][2:]: command[i + 1] for i in range(1, len(command) - 1, 2)}
+
+
+def test_the_cache_is_bounded_evicts_and_persists_nothing():
+    """A full cache must evict, never refuse writes; and a cache needs no disk."""
+    cache = compose()["services"]["cache"]
+    options = redis_options(cache["command"])
+
+    assert re.fullmatch(r"\d+(mb|gb)", options["maxmemory"])
+    assert options["maxmemory-policy"].startswith("allkeys-")
+    assert options["save"] == ""
+    assert options["appendonly"] == "no"
+    assert "volumes" not in cache
+
+
+def test_the_broker_is_rabbitmq_with_its_queues_on_a_volume_and_a_fixed_node_name():
+    """Cache and broker are separate services: a cache flood can never stop the background work."""
+    spec = compose()
+    broker = spec["services"]["broker"]
+
+    assert broker["hostname"] == "broker"  # RabbitMQ's data directory is named after its node name
+    assert [mount.split(":") for mount in broker["volumes"]] == [["brokerdata", "/var/lib/rabbitmq"]]
+    assert broker["env_file"] == ".env.production"
+    assert "rabbitmq-diagnostics" in broker["healthcheck"]["test"]
 
 
 def test_every_compose_command_exists_in_the_project():
@@ -153,7 +204,7 @@ def test_every_compose_command_exists_in_the_project():
 def test_compose_health_checks_and_start_up_order():
     services = compose()["services"]
 
-    for name in ("db", "redis", "web", "worker", "beat"):
+    for name in ("db", "cache", "broker", "web", "worker", "beat"):
         assert services[name]["healthcheck"]["test"], name
     assert f"127.0.0.1:{PORT}/healthz" in " ".join(services["web"]["healthcheck"]["test"])
     assert_command_exists(services["web"]["healthcheck"]["test"][1:])
@@ -164,18 +215,19 @@ def test_compose_health_checks_and_start_up_order():
     for name in ("web", "worker", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
-        assert depends["redis"]["condition"] == "service_healthy"
+        assert depends["cache"]["condition"] == "service_healthy"
+        assert depends["broker"]["condition"] == "service_healthy"
     assert services["web"]["ports"] == [f"{PORT}:{PORT}"]
 
 
 def test_compose_reads_its_configuration_from_the_env_file_and_keeps_data_in_named_volumes():
     spec = compose()
 
-    for name in ("db", "migrate", "web", "worker", "beat"):
+    for name in ("db", "broker", "migrate", "web", "worker", "beat"):
         assert spec["services"][name]["env_file"] == ".env.production"
         assert "environment" not in spec["services"][name]
     named = set(spec["volumes"])
-    for name in ("db", "redis", "beat"):
+    for name in ("db", "broker", "beat"):
         for mount in spec["services"][name]["volumes"]:
             assert mount.split(":")[0] in named
 
@@ -185,7 +237,7 @@ def test_env_example_covers_spec_variables_and_holds_no_secret():
 
     assert set(example) >= SPEC_VARIABLES
     assert example["DEBUG"] == "0"
-    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "POSTGRES_PASSWORD"):
+    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_PASS"):
         assert example[name] == "CHANGE_ME"
 
 
@@ -202,9 +254,13 @@ def test_service_urls_point_at_compose_services():
 
     assert re.match(r"^postgres://[^@]+@db:5432/", example["DATABASE_URL"])
     assert example["DATABASE_URL"].rsplit("/", 1)[1] == example["POSTGRES_DB"]
-    assert example["REDIS_URL"].startswith("redis://redis:6379/")
-    assert example["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
-    assert {"db", "redis"} <= set(services)
+    assert example["REDIS_URL"].startswith("redis://cache:6379/")
+    broker = urlsplit(example["CELERY_BROKER_URL"])
+    assert (broker.scheme, broker.hostname, broker.port) == ("amqp", "broker", 5672)
+    assert broker.username == example["RABBITMQ_DEFAULT_USER"]
+    assert broker.password == example["RABBITMQ_DEFAULT_PASS"]
+    assert broker.path == "/" + example["RABBITMQ_DEFAULT_VHOST"]
+    assert {"db", "cache", "broker"} <= set(services)
 
 
 def test_dockerignore_keeps_secrets_and_local_data_out_of_the_image():
