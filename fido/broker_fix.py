@@ -17,7 +17,7 @@ visibility timeout); the outbox relay republishes their work long before that.
 Neither pinning nor configuration avoids it: celery 5.6 lacks 5.7's own reconnect fixes, and the
 only setting that removes unacknowledged messages (``ack_emulation=False``) loses a dying
 worker's messages. Remove this module once kombu or celery handle the detached transport;
-``tests/production/test_broker_fix.py`` reproduces the failure with a real redis-server.
+``tests/production/test_broker_restart.py`` reproduces the failure with a real redis-server.
 """
 
 import functools
