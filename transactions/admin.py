@@ -217,7 +217,17 @@ class AuditActorFilter(admin.SimpleListFilter):
 class AuditRecordAdmin(admin.ModelAdmin):
     """Every recorded change, newest first: filter by actor, action and date; search by transaction or request id."""
 
-    list_display = ["id", "at", "actor", "actor_kind", "action", "transaction_link", "row_count", "request_id", "summary"]
+    list_display = [
+        "id",
+        "at",
+        "actor",
+        "actor_kind",
+        "action",
+        "transaction_link",
+        "row_count",
+        "request_id",
+        "summary",
+    ]
     list_filter = [AuditActorFilter, "action", "actor_kind", ("at", admin.DateFieldListFilter)]
     search_fields = ["=request_id"]  # get_search_results below does the searching
     search_help_text = "A transaction id (digits), a request id, or an actor's exact name."

@@ -156,7 +156,9 @@ def record_update(txn: Transaction, changes: dict) -> AuditRecord:
     """
     before = _values(txn)
     after = {field: audit_value(field, changes.get(field, getattr(txn, field))) for field in VALUE_FIELDS}
-    changed = {field: {"from": before[field], "to": after[field]} for field in VALUE_FIELDS if before[field] != after[field]}
+    changed = {
+        field: {"from": before[field], "to": after[field]} for field in VALUE_FIELDS if before[field] != after[field]
+    }
     name_changed = "full_name" in changes and changes["full_name"] != txn.full_name
     return _append(
         action=Action.UPDATED,

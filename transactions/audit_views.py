@@ -78,7 +78,8 @@ class AuditHistoryValidationErrorSerializer(serializers.Serializer):
     responses={
         200: AuditHistorySerializer,
         400: OpenApiResponse(
-            AuditHistoryValidationErrorSerializer, description="A query parameter: the endpoint takes none (`attr` names it)."
+            AuditHistoryValidationErrorSerializer,
+            description="A query parameter: the endpoint takes none (`attr` names it).",
         ),
     },
 )
@@ -96,7 +97,10 @@ class TransactionAuditHistoryView(generics.GenericAPIView):
     def get(self, request, pk: int):
         if request.query_params:
             raise ValidationError(
-                {name: [ErrorDetail("Unknown query parameter.", code=UNKNOWN_PARAMETER)] for name in request.query_params}
+                {
+                    name: [ErrorDetail("Unknown query parameter.", code=UNKNOWN_PARAMETER)]
+                    for name in request.query_params
+                }
             )
         if not 1 <= pk <= BIGINT_MAX:  # the id column's range: no transaction ever had another id
             raise NotFound

@@ -45,7 +45,9 @@ def history(client, txn_id: int) -> list[dict]:
 
 def staff_session(username: str, *codenames: str) -> APIClient:
     staff = get_user_model().objects.create_user(username, is_staff=True)
-    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="transactions", codename__in=codenames))
+    staff.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="transactions", codename__in=codenames)
+    )
     client = APIClient()
     client.force_login(staff)
     return client
@@ -256,7 +258,9 @@ def test_a_batch_names_only_the_ids_it_inserted():
 # --- Reading the history --------------------------------------------------------------------------------------
 
 
-def test_history_stays_readable_after_the_delete_and_404_only_for_an_id_never_used(read_client, write_client, create_txn):
+def test_history_stays_readable_after_the_delete_and_404_only_for_an_id_never_used(
+    read_client, write_client, create_txn
+):
     txn = create_txn()
     write_client.delete(detail_url(txn["id"]))
 
@@ -428,7 +432,7 @@ def test_the_purge_never_takes_records_younger_than_a_year():
 @pytest.mark.parametrize("value", ["30", "-1"])
 def test_a_retention_under_a_year_is_a_start_up_error(value):
     env = {**os.environ, "AUDIT_RETENTION_DAYS": value, "DEBUG": "1"}
-    result = subprocess.run(  # noqa: S603 - our own command line
+    result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=settings.BASE_DIR,
         env=env,

@@ -1,4 +1,4 @@
-"""The back office's views of the audit trail: a transaction's history, one record's changes (names masked per viewer)."""
+"""The back office's views of the audit trail: a transaction's history, one record's changes (names masked)."""
 
 from django import template
 from django.urls import reverse
@@ -19,7 +19,9 @@ def transaction_audit_history(context, txn_id: int) -> dict:
     records = audit.audit_history(txn_id=txn_id)
     audit_list = reverse("admin:transactions_auditrecord_changelist") if user.has_perm(VIEW_AUDIT) else None
     return {
-        "rows": [{"record": record, "changes": audit.changes_shown(record, full_names=full_names)} for record in records],
+        "rows": [
+            {"record": record, "changes": audit.changes_shown(record, full_names=full_names)} for record in records
+        ],
         "audit_list_url": f"{audit_list}?transaction_id={txn_id}" if audit_list else None,
     }
 
