@@ -40,7 +40,7 @@ ActorKind = AuditRecord.ActorKind
 SYSTEM_ACTOR = "system"
 # The commands that write transactions, each running under command_context (the admin offers them as actors).
 WRITING_COMMANDS = ("seed_demo",)
-# The floor of AUDIT_RETENTION_DAYS, and what the PostgreSQL trigger lets the purge delete at most.
+# The floor of AUDIT_RETENTION_DAYS: no purge deletes a younger record (the PostgreSQL trigger holds the same number).
 MIN_RETENTION_DAYS = 365
 # The fields a record's `changes` holds; the name goes to the ciphertext columns instead.
 VALUE_FIELDS = tuple(field for field in WRITABLE_FIELDS if field != "full_name")
