@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Lets the audit trail name who made a write (transactions/audit.py).
+    "transactions.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -258,6 +260,18 @@ if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_SECRET and not DEBUG:
         "The environment variable ALERT_WEBHOOK_SECRET is required when ALERT_WEBHOOK_URL is set and DEBUG is off."
     )
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+
+# --- Audit trail (transactions/audit.py) ----------------------------------------------------
+# Records older than this many days are purged by the beat task below; 0 keeps them forever. Seven years
+# by default, as long as financial records are commonly kept; never less than one year.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
+if AUDIT_RETENTION_DAYS and AUDIT_RETENTION_DAYS < 365:
+    raise ImproperlyConfigured(
+        f"The environment variable AUDIT_RETENTION_DAYS must be 0 (keep forever) or at least 365, "
+        f"not {AUDIT_RETENTION_DAYS}: audit records are kept at least a year."
+    )
+# Each purge run deletes at most this many batches of 10,000 records (well inside the task time limit).
+AUDIT_PURGE_BATCHES = 20
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -438,11 +452,13 @@ OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS
 # change shows within ANALYTICS_CACHE_TTL (SPEC §6).
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
 
-# What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation.
+# What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation,
+# the audit's retention purge (hourly, a bounded amount each time, so a backlog drains without long runs).
 CELERY_BEAT_SCHEDULE = {
     "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
     "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
     "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
+    "audit-purge": {"task": "transactions.tasks.purge_audit_records", "schedule": 60 * 60.0},
 }
 
 # --- Health (fido/health.py) ----------------------------------------------------------------

@@ -7,13 +7,15 @@ through ``services`` so derived figures and processing follow admin edits as the
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from . import outbox, rules, services
+from . import audit, outbox, rules, services
 from .fields import name_hash
 from .masking import VIEW_FULL_NAME, mask_name
-from .models import OutboxEvent, Transaction
+from .models import AuditRecord, OutboxEvent, Transaction
 
 # The API's rules (transactions/rules.py) on the form's fields, with the same messages.
 FIELD_RULES = {
@@ -186,3 +188,88 @@ class OutboxEventAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-queued {len(requeued)} event(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Left {skipped} event(s) already done alone.", messages.WARNING)
+
+
+# --- The audit trail (transactions/audit.py): read-only for everyone, superusers included. --------------------
+
+
+class AuditActorFilter(admin.SimpleListFilter):
+    """Who made the change: any user (API clients and staff), a command that writes, or `system`.
+
+    The choices come from the users table, not from the audit (a DISTINCT over every record); any
+    actor can still be filtered on through the URL or the search box.
+    """
+
+    title = "actor"
+    parameter_name = "actor"
+
+    def lookups(self, request, model_admin):
+        user_model = get_user_model()
+        names = user_model.objects.order_by(user_model.USERNAME_FIELD).values_list(user_model.USERNAME_FIELD, flat=True)
+        commands = [audit.command_actor(name) for name in audit.WRITING_COMMANDS]
+        return [(name, name) for name in [*names, *commands, audit.SYSTEM_ACTOR]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(actor=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """Every recorded change, newest first: filter by actor, action and date; search by transaction or request id."""
+
+    list_display = [
+        "id",
+        "at",
+        "actor",
+        "actor_kind",
+        "action",
+        "transaction_link",
+        "row_count",
+        "request_id",
+        "summary",
+    ]
+    list_filter = [AuditActorFilter, "action", "actor_kind", ("at", admin.DateFieldListFilter)]
+    search_fields = ["=request_id"]  # get_search_results below does the searching
+    search_help_text = "A transaction id (digits), a request id, or an actor's exact name."
+    # The changes themselves are shown below these, names masked per viewer
+    # (templates/admin/transactions/auditrecord/change_form.html).
+    fields = ["at", "actor", "actor_kind", "action", "transaction_link", "request_id", "row_count", "id_ranges"]
+    readonly_fields = fields
+    ordering = ["-id"]
+    actions = None
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.isascii() and term.isdigit():
+            txn_id = int(term)
+            return (queryset.filter(transaction_id=txn_id) if txn_id <= rules.BIGINT_MAX else queryset.none()), False
+        return queryset.filter(Q(request_id=term) | Q(actor=term)), False
+
+    @admin.display(description="Transaction", ordering="transaction_id")
+    def transaction_link(self, obj: AuditRecord) -> str:
+        if obj.transaction_id is None:
+            return "bulk load"
+        return format_html(
+            '<a href="{}?transaction_id={}">{}</a>',
+            reverse("admin:transactions_auditrecord_changelist"),
+            obj.transaction_id,
+            obj.transaction_id,
+        )
+
+    @admin.display(description="Changes")
+    def summary(self, obj: AuditRecord) -> str:
+        if obj.row_count is not None:
+            return f"{obj.row_count} rows"
+        return ", ".join(audit.changed_fields(obj)) or "no field changed"

@@ -9,7 +9,8 @@ class TransactionsConfig(AppConfig):
         from django.contrib import admin
         from knox.models import AuthToken
 
-        from . import history
+        # The audit purge task registers under the name beat sends, in every process.
+        from . import history, tasks  # noqa: F401
 
         history.register_kind()
 

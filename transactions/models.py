@@ -1,8 +1,9 @@
-"""The system of record: transactions, the outbox of work to do after a write, idempotency records."""
+"""The system of record: transactions, the outbox of work to do after a write, idempotency records, the audit."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .fields import EncryptedTextField, name_hash
 from .rules import MAX_AMOUNT
@@ -113,6 +114,88 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Idempotency key of client {self.client_id} ({self.state})"
+
+
+class AuditRecordImmutable(Exception):
+    """An attempt to change or delete an audit record: they are append-only (transactions/audit.py)."""
+
+
+class AuditRecordQuerySet(models.QuerySet):
+    """Audit records: read and appended, never updated or deleted (the retention purge aside, in audit.py)."""
+
+    def update(self, **kwargs):
+        raise AuditRecordImmutable("Audit records cannot be changed.")
+
+    def delete(self):
+        raise AuditRecordImmutable("Audit records cannot be deleted; old ones leave through the retention purge.")
+
+
+class AuditRecord(models.Model):
+    """One change to transactions, appended in the change's own database transaction; never altered.
+
+    A row's record names its transaction; a bulk load's record names none and holds the row count and
+    the ids it inserted. Changed values other than the name are in ``changes``; the name, when it is
+    part of the change, only as ciphertext in ``name_from`` / ``name_to``.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DELETED = "deleted", "Deleted"
+
+    class ActorKind(models.TextChoices):
+        CLIENT = "client", "API client"
+        STAFF = "staff", "Staff user"
+        COMMAND = "command", "Command"
+        SYSTEM = "system", "Other (no request, no command)"
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=200)
+    actor_kind = models.CharField(max_length=7, choices=ActorKind.choices)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    action = models.CharField(max_length=7, choices=Action.choices)
+    # Not a foreign key: the record outlives the transaction it tells about.
+    transaction_id = models.BigIntegerField(null=True, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    name_from = EncryptedTextField(null=True, blank=True)
+    name_to = EncryptedTextField(null=True, blank=True)
+    # A bulk load: how many rows, their ids as [first, last] runs, and the bounds of those (indexed).
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    id_ranges = models.JSONField(null=True, blank=True)
+    first_id = models.BigIntegerField(null=True, blank=True)
+    last_id = models.BigIntegerField(null=True, blank=True)
+
+    objects = AuditRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # A transaction's history, oldest first.
+            models.Index(fields=["transaction_id", "id"], name="audit_txn_idx"),
+            # The bulk loads whose ids may hold a given transaction: few rows, so a partial index.
+            models.Index(fields=["first_id", "last_id"], name="audit_bulk_idx", condition=Q(first_id__isnull=False)),
+            # The retention purge and the admin's date filter; the admin's actor filter.
+            models.Index(fields=["at"], name="audit_at_idx"),
+            models.Index(fields=["actor", "id"], name="audit_actor_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(transaction_id__isnull=False) | Q(row_count__isnull=False), name="audit_names_its_rows"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"transaction {self.transaction_id}" if self.transaction_id is not None else f"{self.row_count} rows"
+        return f"{self.action} {target} by {self.actor}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditRecordImmutable("Audit records cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditRecordImmutable("Audit records cannot be deleted; old ones leave through the retention purge.")
 
 
 # Registered with the app's models; the client model lives beside its services (clients.py).

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from fido import cache
 
-from . import outbox
+from . import audit, outbox
 from .fields import name_hash
 from .models import OutboxEvent, Transaction
 from .rules import WRITABLE_FIELDS
@@ -47,6 +47,7 @@ def transaction_create(
     )
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
+    audit.record_created(txn)
     transaction_written.send(sender=Transaction, before=None, after=TxnFacts.of(txn))
     _invalidate_on_commit({txn.user_id})
     outbox.record(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
@@ -61,6 +62,7 @@ def transaction_update(*, txn_id: int, **changes) -> Transaction:
         raise TypeError(f"transaction_update() got fields it cannot change: {sorted(unknown)}")
     txn = Transaction.objects.select_for_update().get(pk=txn_id)
     before = TxnFacts.of(txn)
+    audit.record_update(txn, changes)
     for field, value in changes.items():
         setattr(txn, field, value)
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
@@ -82,6 +84,7 @@ def transaction_delete(*, txn_id: int) -> None:
     """Delete a transaction (row locked), keeping derived figures exact."""
     txn = Transaction.objects.select_for_update().get(pk=txn_id)
     before = TxnFacts.of(txn)
+    audit.record_deleted(txn)
     txn.delete()
     transaction_written.send(sender=Transaction, before=before, after=None)
     _invalidate_on_commit({before.user_id})
@@ -112,6 +115,7 @@ def transactions_bulk_create(*, rows: Iterable[dict], batch_size: int = 5000) ->
             )
         )
     created = Transaction.objects.bulk_create(objs, batch_size=batch_size)
+    audit.record_bulk_created(created)
     facts = [TxnFacts.of(txn) for txn in created]
     _invalidate_on_commit({one.user_id for one in facts})
     transactions_bulk_written.send(sender=Transaction, facts=facts)

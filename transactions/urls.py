@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 from rest_framework.routers import DefaultRouter
 
+from .audit_views import TransactionAuditHistoryView
 from .rules import user_id_error
 from .views import TransactionViewSet, UserTransactionHistoryView
 
@@ -30,5 +31,6 @@ router.register("transactions", TransactionViewSet, basename="transaction")
 
 urlpatterns = [
     *router.urls,
+    path("transactions/<int:pk>/history/", TransactionAuditHistoryView.as_view(), name="transaction-history"),
     path(f"{USER_PATH}transactions/", UserTransactionHistoryView.as_view(), name="user-transactions"),
 ]

@@ -50,6 +50,9 @@ def test_rotation_then_check_passes_with_only_the_new_key_and_fails_with_only_th
         out = run("rotate_encryption_keys", batch_size=2).stdout
     assert "transactions.Transaction.full_name: 6 values, 6 re-encrypted, 0 already under the first key." in out
     assert "transactions.IdempotencyRecord.response_body: 1 values, 1 re-encrypted" in out
+    # The audit keeps each created row's name as ciphertext too: rotated like the rest (and on PostgreSQL
+    # past the audit's append-only trigger, which lets rotation rewrite those columns and nothing else).
+    assert "transactions.AuditRecord.name_to: 6 values, 6 re-encrypted" in out
 
     after_tokens = raw_tokens()
     assert after_tokens.keys() == before_tokens.keys()
@@ -61,7 +64,7 @@ def test_rotation_then_check_passes_with_only_the_new_key_and_fails_with_only_th
 
     with override_settings(FIELD_ENCRYPTION_KEYS=[OLD_KEY]), pytest.raises(CommandError) as failure:
         run("rotate_encryption_keys", check=True)
-    assert "7 encrypted value(s) cannot be decrypted" in str(failure.value)
+    assert "13 encrypted value(s) cannot be decrypted" in str(failure.value)  # 6 names, 1 response, 6 audit names
 
 
 def test_check_reports_values_under_an_older_key_and_changes_nothing(run, under_old_key):
@@ -100,10 +103,10 @@ def test_a_value_no_key_opens_is_reported_and_the_rest_rotated(run, under_old_ke
         lost = make_txn(user_id=99, full_name="Lost Key")
     with override_settings(FIELD_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]), pytest.raises(CommandError) as failure:
         run("rotate_encryption_keys")
-    assert "1 encrypted value(s) cannot be decrypted" in str(failure.value)
+    assert "2 encrypted value(s) cannot be decrypted" in str(failure.value)  # the row's name and its audit record's
     with override_settings(FIELD_ENCRYPTION_KEYS=[NEW_KEY]), pytest.raises(CommandError) as failure:
         run("rotate_encryption_keys", check=True)
-    assert "1 encrypted value(s)" in str(failure.value)
+    assert "2 encrypted value(s)" in str(failure.value)
     assert Transaction.objects.filter(pk=lost.pk).exists()
 
 

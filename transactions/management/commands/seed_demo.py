@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from tqdm import tqdm
 
+from transactions import audit
 from transactions.demo import DEFAULT_DAYS, demo_rows
 from transactions.models import Transaction
 from transactions.rules import MAX_USER_ID
@@ -78,6 +79,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Allow seeding with DEBUG off. Demo rows are indistinguishable from real ones: never in production.",
         )
+
+    def execute(self, *args, **options):
+        # Each batch's audit record names this command and one request id for the whole run.
+        with audit.command_context("seed_demo"):
+            return super().execute(*args, **options)
 
     def handle(self, *args, **options):
         users, count = options["users"], options["transactions"]
