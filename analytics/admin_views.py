@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from fido.dates import as_date
-from transactions.rules import user_id_error, validator
+from transactions.rules import RuleFormField, parse_user_id
 from transactions.selectors import user_transaction_history
 
 from . import selectors
@@ -48,7 +48,9 @@ class DayField(forms.DateField):
 class UserAnalyticsForm(forms.Form):
     """The user id and optional inclusive period of the analytics page."""
 
-    user_id = forms.IntegerField(label="User id", validators=[validator(user_id_error)])
+    user_id = RuleFormField(
+        label="User id", parse=parse_user_id, codes=("range",), invalid="integer", widget=forms.NumberInput
+    )
     date_from = DayField(required=False, label="From")
     date_to = DayField(required=False, label="To")
 

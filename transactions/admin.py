@@ -40,8 +40,21 @@ class TransactionAdminForm(forms.ModelForm):
                 strip=True,
                 widget=forms.TextInput(attrs={"size": 40}),
             )
+        # Numbers are read by the API's parsers (ASCII digits, its words), not by int() and Decimal().
         if "user_id" in self.fields:
-            self.fields["user_id"].widget.attrs.update(min=1, max=rules.MAX_USER_ID)
+            self.fields["user_id"] = rules.RuleFormField(
+                label="User id",
+                parse=rules.parse_integer,
+                invalid="integer",
+                widget=forms.NumberInput(attrs={"min": 1, "max": rules.MAX_USER_ID}),
+            )
+        if "transaction_amount" in self.fields:
+            self.fields["transaction_amount"] = rules.RuleFormField(
+                label="Transaction amount",
+                parse=rules.parse_decimal,
+                invalid="decimal",
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 16}),
+            )
         for name, check in FIELD_RULES.items():
             if name in self.fields:
                 self.fields[name].validators.append(rules.validator(check))
