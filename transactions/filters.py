@@ -38,7 +38,7 @@ AmountFilter = _rule_filter(
     rules.parse_amount_bound,
     ("negative", "max_value", "max_decimal_places"),
     "decimal",
-    {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "example": "100.00"},
+    {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
 )
 DayFilter = _rule_filter(rules.parse_day, (), "day", OpenApiTypes.DATE)
 
