@@ -60,7 +60,8 @@ class Command(BaseCommand):
             raise CommandError(f"{exc} Delete the user '{CLIENT_NAME}' in admin, then run this again.") from exc
         base = base_url.rstrip("/")
         self.stdout.write(f"API docs: {base}/api/docs/  (Authorize: Token {token.key})")
-        for label, username, sees in [("Admin", ADMIN_USERNAME, "full names"), ("Clerk", CLERK_USERNAME, "names masked")]:
+        logins = [("Admin", ADMIN_USERNAME, "full names"), ("Clerk", CLERK_USERNAME, "names masked")]
+        for label, username, sees in logins:
             self.stdout.write(f"{label}:    {base}/admin/  user '{username}'  password '{password}'  (sees {sees})")
         self.stdout.write(f"API token (write): {token.key}")
         self.stdout.write(f'Try: curl -H "Authorization: Token {token.key}" {base}/api/v1/transactions/')
