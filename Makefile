@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 
-.PHONY: help run test install install-dev env migrate demo lint bench load
+.PHONY: help run test install install-dev env migrate demo screenshots lint bench load
 .DEFAULT_GOAL := help
 
 ## List the targets and what each one does (this text).
@@ -58,6 +58,10 @@ run: demo
 ## The whole test suite (embedded unless DATABASE_URL / REDIS_URL / CELERY_BROKER_URL are set).
 test: install-dev migrate
 	$(PY) -m pytest
+
+## Retake the back-office screenshots in docs/screenshots/ (a real browser: Debian's Chromium).
+screenshots: install-dev
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/admin/test_screens.py
 
 ## Ruff: lint and format check.
 lint: install-dev
