@@ -7,13 +7,14 @@ raised outside serializers and filter forms (cursor, page size, idempotency key)
 """
 
 from django.db import models
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema_field
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
 from drf_standardized_errors.openapi_utils import get_error_serializer
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from transactions.idempotency import HEADER as IDEMPOTENCY_HEADER
 
@@ -111,6 +112,29 @@ def _any_name_error(operation_id: str, kind: str, codes: type[models.TextChoices
     )
 
 
+@extend_schema_field({"type": "string", "nullable": True, "enum": [None]})
+class _NullField(serializers.Field):
+    """Always null: the `attr` of an error about no one field."""
+
+
+def _whole_request_error(operation_id: str, codes: set[str]) -> type[serializers.Serializer]:
+    """The error about the whole body (a body that is not a JSON object): `attr` is null."""
+    return type(
+        "WholeBodyErrorSerializer",
+        (serializers.Serializer,),
+        {
+            "attr": _NullField(),
+            "code": serializers.ChoiceField(choices=sorted((code, code) for code in codes)),
+            "detail": serializers.CharField(),
+            "Meta": type(
+                "Meta",
+                (),
+                {"ref_name": f"{camelize(operation_id)}WholeBody{package_settings.ERROR_COMPONENT_NAME_SUFFIX}"},
+            ),
+        },
+    )
+
+
 class AutoSchema(StandardizedErrorsAutoSchema):
     """drf-standardized-errors' schema, told which operations can answer 409, 413 and 422.
 
@@ -161,11 +185,15 @@ class AutoSchema(StandardizedErrorsAutoSchema):
             extras.append(_any_name_error(operation_id, "ExtraField", ExtraFieldCodeEnum))
         if self._rejects_unknown_query_parameters():
             extras.append(_any_name_error(operation_id, "ExtraParameter", ExtraParameterCodeEnum))
+        codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
+        whole = codes_by_field.pop(api_settings.NON_FIELD_ERRORS_KEY, None)
+        if whole:
+            extras.append(_whole_request_error(operation_id, whole))
         if not extras:
             return super()._get_serializer_for_validation_error_response()
-        # As drf-standardized-errors builds it (one error component per field), plus one for a field or
-        # query parameter the operation does not take, whose `attr` can be any name: a oneOf without discriminator.
-        codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
+        # As drf-standardized-errors builds it (one error component per field), plus one for an error about the
+        # whole body (`attr` null: fido/exceptions.py), and one for a field or query parameter the operation does
+        # not take, whose `attr` can be any name: a oneOf without discriminator.
         per_field = [get_error_serializer(operation_id, name, codes) for name, codes in codes_by_field.items()]
         errors = PolymorphicProxySerializer(
             component_name=f"{camelize(operation_id)}Error",
