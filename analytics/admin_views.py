@@ -29,13 +29,16 @@ PANEL_GAP = 34  # between the credit band and the debit band, room for the debit
 X_TICKS = 8
 Y_TICKS = 4
 PIXEL = Decimal("0.01")
-# One pair of bars per day up to about three months, per week up to about two years, else per month.
+# One bar per day up to about three months, per week up to two years, per month up to ten years, else per year.
 DAILY_MAX_DAYS = 92
 WEEKLY_MAX_DAYS = 731
+MONTHLY_MAX_DAYS = 3653
+EARLIEST_CHART_DAY = dt.date(1900, 1, 1)  # no transaction is older
 UNIT_TITLES = {
     "day": "Daily volume",
     "week": "Weekly volume (Monday to Sunday)",
     "month": "Monthly volume",
+    "year": "Yearly volume",
 }
 
 
@@ -133,6 +136,8 @@ def _axis_money(value: Decimal) -> str:
 
 
 def _bin_start(day: dt.date, unit: str) -> dt.date:
+    if unit == "year":
+        return day.replace(month=1, day=1)
     if unit == "week":
         return day - dt.timedelta(days=day.weekday())  # Monday
     if unit == "month":
@@ -141,6 +146,8 @@ def _bin_start(day: dt.date, unit: str) -> dt.date:
 
 
 def _next_bin(start: dt.date, unit: str) -> dt.date:
+    if unit == "year":
+        return start.replace(year=start.year + 1)
     if unit == "week":
         return start + dt.timedelta(days=7)
     if unit == "month":
@@ -149,6 +156,8 @@ def _next_bin(start: dt.date, unit: str) -> dt.date:
 
 
 def _bin_label(start: dt.date, unit: str, *, short: bool) -> str:
+    if unit == "year":
+        return str(start.year)
     if unit == "month":
         return start.strftime("%b %Y")
     if unit == "week" and not short:
@@ -157,13 +166,15 @@ def _bin_label(start: dt.date, unit: str, *, short: bool) -> str:
 
 
 def chart_unit(span_days: int) -> str:
-    """How many days one pair of bars stands for: a day up to DAILY_MAX_DAYS, a week up to WEEKLY_MAX_DAYS,
-    else a month, so that a bar never gets thinner than a few pixels."""
+    """What one bar stands for: a day up to DAILY_MAX_DAYS, a week up to WEEKLY_MAX_DAYS, a month up to
+    MONTHLY_MAX_DAYS, else a year, so that a bar never gets thinner than a few pixels."""
     if span_days <= DAILY_MAX_DAYS:
         return "day"
     if span_days <= WEEKLY_MAX_DAYS:
         return "week"
-    return "month"
+    if span_days <= MONTHLY_MAX_DAYS:
+        return "month"
+    return "year"
 
 
 def _panel(kind: str, values: list[Decimal], *, top: Decimal, height: Decimal, slot: Decimal, titles: list[str]):
@@ -205,8 +216,11 @@ def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: 
     """
     if not days:
         return None
-    first = date_from or as_date(days[0]["date"])
-    last = date_to or as_date(days[-1]["date"])
+    earliest, latest = as_date(days[0]["date"]), as_date(days[-1]["date"])
+    # The period asked for, but no earlier than any transaction can be and no later than today (or the last
+    # transaction): `date_to=9999-12-31` draws up to now, not 8,000 empty years.
+    first = max(date_from or earliest, EARLIEST_CHART_DAY)
+    last = min(date_to or latest, max(timezone.localdate(), latest))
     unit = chart_unit((last - first).days + 1)
 
     bins: dict[dt.date, dict] = {}

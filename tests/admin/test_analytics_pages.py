@@ -87,6 +87,18 @@ def test_the_chart_bins_long_periods_by_week_or_month(span, unit, slots):
     assert min(Decimal(bar["width"]) for bar in credit_bars) >= Decimal("6.5")
 
 
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "unit"),
+    [("0001-01-01", "9999-12-31", "year"), ("2020-01-01", "9999-12-31", "month"), ("2026-01-01", "2026-03-31", "day")],
+)
+def test_a_period_reaching_far_out_is_drawn_up_to_now(staff_client, history, date_from, date_to, unit):
+    response = staff_client.get(PAGE, {"user_id": 7, "date_from": date_from, "date_to": date_to})
+
+    assert response.status_code == HTTPStatus.OK
+    assert f'data-unit="{unit}"' in response.text
+    assert len(re.findall(r'<rect class="bar credit"', response.text)) >= 1
+
+
 def test_a_week_adds_up_its_days_and_a_month_its_weeks():
     from analytics.admin_views import daily_volume_chart
 
