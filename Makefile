@@ -6,7 +6,14 @@ PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 
-.PHONY: run test install install-dev env migrate demo lint bench load production-check
+.PHONY: help run test install install-dev env migrate demo screenshots lint bench load production-check
+.DEFAULT_GOAL := help
+
+## List the targets and what each one does (this text).
+help:
+	@awk '/^## /{text = text (text ? " " : "") substr($$0, 4); next} \
+		/^[a-z][a-z-]*:([^=]|$$)/{split($$0, name, ":"); sub(/[.;] .*/, ".", text); \
+		printf "  make %-12s %s\n", name[1], text} {text = ""}' $(MAKEFILE_LIST)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,38 +29,48 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
+## Create .venv with the runtime dependencies (requirements.txt).
 install: $(VENV)/.installed
 
+## Create .venv with the runtime, test and tooling dependencies (requirements-dev.txt).
 install-dev: $(VENV)/.installed-dev
 
 .env:
 	$(PYTHON) scripts/prepare_env.py .env
 
+## Write .env with random development keys and the demo password (an existing .env is kept).
 env: .env
 
+## Apply the database migrations.
 migrate: install env
 	$(MANAGE) migrate --noinput
 
-## The demo admin and API token, and (first time only) demo data worth looking at in admin.
+## The demo admin, clerk (names masked) and API token, and demo data the first time.
 demo: migrate
 	$(MANAGE) seed_demo --if-empty --users 200 --transactions 20000 --seed 1
 	@$(MANAGE) ensure_demo_access --password "$(DEMO_PASSWORD)"
 
-## Serve the embedded default on http://127.0.0.1:8000 (SQLite, in-process cache and tasks).
+## Serve the embedded default on http://127.0.0.1:8000 (SQLite, in-process cache and tasks). One short log line
+## per request: LOG_FORMAT=plain unless set (production logs stay JSON).
 run: demo
-	$(MANAGE) runserver 127.0.0.1:8000
+	LOG_FORMAT=$${LOG_FORMAT:-plain} $(MANAGE) runserver 127.0.0.1:8000
 
 ## The whole test suite (embedded unless DATABASE_URL / REDIS_URL / CELERY_BROKER_URL are set).
 test: install-dev migrate
 	$(PY) -m pytest
 
-## What docker-compose.yml deploys, run as an operator would (about 5 minutes, separate from `make test`):
+## What docker-compose.yml deploys, run as an operator would (about 5 minutes). Separate from `make test`:
 ## a fresh venv of requirements.txt alone, gunicorn, worker and beat with compose's command lines, on a
 ## Redis broker and on RabbitMQ of its own (killed and restarted), judged over HTTP. Needs PostgreSQL
 ## on 127.0.0.1, redis-server and rabbitmq-server; see ci/production/run.py.
 production-check: install-dev
 	$(PY) ci/production/run.py
 
+## Retake the back-office screenshots in docs/screenshots/ (a real browser: Debian's Chromium).
+screenshots: install-dev
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/admin/test_screens.py
+
+## Ruff: lint and format check.
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

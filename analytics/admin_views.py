@@ -3,7 +3,7 @@ user's figures with a chart of daily volume. The chart is SVG drawn on the serve
 nothing loaded from elsewhere."""
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django import forms
 from django.contrib import admin
@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from fido.dates import as_date
-from transactions.rules import user_id_error, validator
+from transactions.rules import RuleFormField, parse_user_id
 from transactions.selectors import user_transaction_history
 
 from . import selectors
@@ -23,11 +23,23 @@ VIEW_PERMISSION = "transactions.view_transaction"
 
 # Chart geometry, in SVG user units; the drawing scales to the page width.
 CHART_WIDTH = 960
-CHART_HEIGHT = 300
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 84, 12, 12, 36
-X_TICKS = 6
+CHART_HEIGHT = 380
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 84, 12, 24, 36
+PANEL_GAP = 34  # between the credit band and the debit band, room for the debit band's heading
+X_TICKS = 8
 Y_TICKS = 4
 PIXEL = Decimal("0.01")
+# One bar per day up to about three months, per week up to two years, per month up to ten years, else per year.
+DAILY_MAX_DAYS = 92
+WEEKLY_MAX_DAYS = 731
+MONTHLY_MAX_DAYS = 3653
+EARLIEST_CHART_DAY = dt.date(1900, 1, 1)  # no transaction is older
+UNIT_TITLES = {
+    "day": "Daily volume",
+    "week": "Weekly volume (Monday to Sunday)",
+    "month": "Monthly volume",
+    "year": "Yearly volume",
+}
 
 
 class DayField(forms.DateField):
@@ -48,7 +60,9 @@ class DayField(forms.DateField):
 class UserAnalyticsForm(forms.Form):
     """The user id and optional inclusive period of the analytics page."""
 
-    user_id = forms.IntegerField(label="User id", validators=[validator(user_id_error)])
+    user_id = RuleFormField(
+        label="User id", parse=parse_user_id, codes=("range",), invalid="integer", widget=forms.NumberInput
+    )
     date_from = DayField(required=False, label="From")
     date_to = DayField(required=False, label="To")
 
@@ -99,8 +113,8 @@ def user_analytics_view(request):
     return TemplateResponse(request, "admin/analytics/user_analytics.html", context, status=status)
 
 
-def _nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least `value` (a readable axis top)."""
+def _nice_step(value: Decimal) -> Decimal:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least `value` (a readable axis step)."""
     if value <= 0:
         return Decimal(1)
     exponent = value.adjusted()
@@ -121,66 +135,140 @@ def _axis_money(value: Decimal) -> str:
     return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
 
 
-def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: dt.date | None) -> dict | None:
-    """Bars of credit and debit totals per calendar day on a continuous date axis (quiet days stay empty).
+def _bin_start(day: dt.date, unit: str) -> dt.date:
+    if unit == "year":
+        return day.replace(month=1, day=1)
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())  # Monday
+    if unit == "month":
+        return day.replace(day=1)
+    return day
 
-    `days` are ``selectors.user_daily`` rows. Returns the geometry the template draws, or None when
-    there is nothing to draw.
+
+def _next_bin(start: dt.date, unit: str) -> dt.date:
+    if unit == "year":
+        return start.replace(year=start.year + 1)
+    if unit == "week":
+        return start + dt.timedelta(days=7)
+    if unit == "month":
+        return (start + dt.timedelta(days=32)).replace(day=1)
+    return start + dt.timedelta(days=1)
+
+
+def _bin_label(start: dt.date, unit: str, *, short: bool) -> str:
+    if unit == "year":
+        return str(start.year)
+    if unit == "month":
+        return start.strftime("%b %Y")
+    if unit == "week" and not short:
+        return f"week of {start.isoformat()} to {(start + dt.timedelta(days=6)).isoformat()}"
+    return start.isoformat()
+
+
+def chart_unit(span_days: int) -> str:
+    """What one bar stands for: a day up to DAILY_MAX_DAYS, a week up to WEEKLY_MAX_DAYS, a month up to
+    MONTHLY_MAX_DAYS, else a year, so that a bar never gets thinner than a few pixels."""
+    if span_days <= DAILY_MAX_DAYS:
+        return "day"
+    if span_days <= WEEKLY_MAX_DAYS:
+        return "week"
+    if span_days <= MONTHLY_MAX_DAYS:
+        return "month"
+    return "year"
+
+
+def _panel(kind: str, values: list[Decimal], *, top: Decimal, height: Decimal, slot: Decimal, titles: list[str]):
+    """One series (credits or debits) on its own axis, from 0 at the bottom of its band to a round top."""
+    step = _nice_step(max(values) / Y_TICKS)
+    steps = max(int((max(values) / step).to_integral_value(rounding=ROUND_CEILING)), 1)
+    scale = height / (step * steps)
+    bottom = top + height
+    bar_width = max(slot * Decimal("0.8"), Decimal(1))
+    bars = [
+        {
+            "kind": kind,
+            "x": _units(MARGIN_LEFT + slot * index + (slot - bar_width) / 2),
+            "y": _units(bottom - max(value * scale, Decimal(1))),
+            "width": _units(bar_width),
+            "height": _units(max(value * scale, Decimal(1))),
+            "title": titles[index],
+        }
+        for index, value in enumerate(values)
+        if value > 0
+    ]
+    ticks = [{"y": _units(bottom - step * n * scale), "label": _axis_money(step * n)} for n in range(steps + 1)]
+    return {
+        "kind": kind,
+        "label": {"credit": "Credits", "debit": "Debits"}[kind],
+        "label_y": _units(top - 6),
+        "baseline": _units(bottom),
+        "bars": bars,
+        "y_ticks": ticks,
+    }
+
+
+def daily_volume_chart(days: list[dict], *, date_from: dt.date | None, date_to: dt.date | None) -> dict | None:
+    """Credit and debit totals on a continuous date axis (quiet periods stay empty), per day, week or month.
+
+    Credits and debits get a band each, one above the other on the same time axis, each with its own
+    labelled scale, so that neither is flattened by the other. `days` are ``selectors.user_daily`` rows.
+    Returns the geometry the template draws, or None when there is nothing to draw.
     """
     if not days:
         return None
-    first = date_from or as_date(days[0]["date"])
-    last = date_to or as_date(days[-1]["date"])
-    span = (last - first).days + 1
-    plot_width = Decimal(CHART_WIDTH - MARGIN_LEFT - MARGIN_RIGHT)
-    plot_height = Decimal(CHART_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM)
-    slot = plot_width / span
-    bar_width = max(slot * Decimal("0.42"), Decimal("0.6"))
-    top = _nice_ceiling(max(max(Decimal(d["credit_total"]), Decimal(d["debit_total"])) for d in days))
-    baseline = MARGIN_TOP + plot_height
+    earliest, latest = as_date(days[0]["date"]), as_date(days[-1]["date"])
+    # The period asked for, but no earlier than any transaction can be and no later than today (or the last
+    # transaction): `date_to=9999-12-31` draws up to now, not 8,000 empty years.
+    first = max(date_from or earliest, EARLIEST_CHART_DAY)
+    last = min(date_to or latest, max(timezone.localdate(), latest))
+    unit = chart_unit((last - first).days + 1)
 
-    bars = []
+    bins: dict[dt.date, dict] = {}
+    start = _bin_start(first, unit)
+    while start <= last:
+        bins[start] = {"credit": Decimal(0), "debit": Decimal(0), "count": 0}
+        start = _next_bin(start, unit)
     for day in days:
-        x = MARGIN_LEFT + slot * (as_date(day["date"]) - first).days + slot * Decimal("0.08")
-        for kind, offset in (("credit", Decimal(0)), ("debit", bar_width)):
-            amount = Decimal(day[f"{kind}_total"])
-            if amount <= 0:
-                continue
-            height = max(plot_height * amount / top, Decimal("0.5"))
-            bars.append(
-                {
-                    "kind": kind,
-                    "x": _units(x + offset),
-                    "y": _units(baseline - height),
-                    "width": _units(bar_width),
-                    "height": _units(height),
-                    "title": f"{day['date']}: {kind} {_axis_money(amount)} ({day['transaction_count']} transactions)",
-                }
-            )
-    y_ticks = [
-        {"y": _units(baseline - plot_height * step / Y_TICKS), "label": _axis_money(top * step / Y_TICKS)}
-        for step in range(Y_TICKS + 1)
+        totals = bins[_bin_start(as_date(day["date"]), unit)]
+        totals["credit"] += Decimal(day["credit_total"])
+        totals["debit"] += Decimal(day["debit_total"])
+        totals["count"] += day["transaction_count"]
+
+    starts = list(bins)
+    titles = [
+        f"{_bin_label(start, unit, short=False)}: credits {_axis_money(totals['credit'])}, "
+        f"debits {_axis_money(totals['debit'])} ({totals['count']} transactions)"
+        for start, totals in bins.items()
     ]
-    tick_days = sorted({round(i * (span - 1) / (X_TICKS - 1)) for i in range(X_TICKS)}) if span > 1 else [0]
+    slot = Decimal(CHART_WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / len(bins)
+    band = (Decimal(CHART_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM) - PANEL_GAP) / 2
+    panels = [
+        _panel(
+            kind,
+            [totals[kind] for totals in bins.values()],
+            top=MARGIN_TOP + (band + PANEL_GAP) * index,
+            height=band,
+            slot=slot,
+            titles=titles,
+        )
+        for index, kind in enumerate(("credit", "debit"))
+    ]
+    label_every = max(1, -(-len(starts) // X_TICKS))
     x_ticks = [
-        {
-            "x": _units(MARGIN_LEFT + slot * offset + slot / 2),
-            "label": (first + dt.timedelta(days=offset)).isoformat(),
-            # The outer labels lean inwards so that they stay inside the drawing.
-            "anchor": "start" if offset == 0 and span > 1 else "end" if offset == span - 1 and span > 1 else "middle",
-        }
-        for offset in tick_days
+        {"x": _units(MARGIN_LEFT + slot * index + slot / 2), "label": _bin_label(starts[index], unit, short=True)}
+        for index in range(0, len(starts), label_every)
     ]
     return {
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
         "left": MARGIN_LEFT,
         "right": CHART_WIDTH - MARGIN_RIGHT,
-        "baseline": _units(baseline),
-        "label_y": _units(baseline + 22),
-        "bars": bars,
-        "y_ticks": y_ticks,
+        "label_y": _units(Decimal(CHART_HEIGHT - MARGIN_BOTTOM) + 22),
+        "panels": panels,
+        "bars": [bar for panel in panels for bar in panel["bars"]],
         "x_ticks": x_ticks,
+        "unit": unit,
+        "title": UNIT_TITLES[unit],
         "first": first.isoformat(),
         "last": last.isoformat(),
     }

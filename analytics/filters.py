@@ -3,7 +3,6 @@
 import django_filters
 
 from transactions.filters import UserIdFilter
-from transactions.rules import MAX_USER_ID
 
 from .models import Alert
 
@@ -11,7 +10,7 @@ from .models import Alert
 class AlertFilter(django_filters.FilterSet):
     """Filters of the alert list: user, acknowledged or not, rule."""
 
-    user_id = UserIdFilter(min_value=1, max_value=MAX_USER_ID, label="Only this user's alerts")
+    user_id = UserIdFilter(label="User id", help_text="Only this user's alerts.")
     acknowledged = django_filters.TypedChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
         coerce=lambda value: value == "true",

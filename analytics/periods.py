@@ -1,24 +1,20 @@
-"""An optional inclusive period of calendar days in TIME_ZONE (SPEC §6): how a day is written and the rule of a
-period, defined once for the API's period parameters and the admin's analytics form."""
+"""An optional inclusive period of calendar days in TIME_ZONE, for the API's period parameters and the
+admin's analytics form. A day and a reversed range follow the rules of transactions/rules.py, so a period gets
+the same words here as in the transaction list's date filters."""
 
 import datetime as dt
-import re
 
 from django.core.exceptions import ValidationError
 
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INVALID_DAY = "Use a date written as YYYY-MM-DD."
-REVERSED = "Must not be after date_to."
+from transactions.rules import INVALID, parse_day, reversed_ranges
 
+INVALID_DAY = INVALID["day"]
 
-def parse_day(text) -> dt.date:
-    """A calendar day written exactly as YYYY-MM-DD; ValueError otherwise."""
-    if not isinstance(text, str) or not ISO_DAY.match(text):
-        raise ValueError(INVALID_DAY)
-    return dt.date.fromisoformat(text)
+__all__ = ["INVALID_DAY", "check_period", "parse_day"]  # parse_day: a day as YYYY-MM-DD; RuleError (ValueError)
 
 
 def check_period(date_from: dt.date | None, date_to: dt.date | None) -> None:
     """Refuse a period that ends before it starts (the error names date_from)."""
-    if date_from and date_to and date_from > date_to:
-        raise ValidationError({"date_from": ValidationError(REVERSED, code="invalid")})
+    errors = reversed_ranges({"date_from": date_from, "date_to": date_to})
+    if errors:
+        raise ValidationError({name: ValidationError(message, code="invalid") for name, message in errors.items()})

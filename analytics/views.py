@@ -12,6 +12,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from fido.cache import X_CACHE, Cached
+from fido.query import StrictQueryParametersMixin
+from transactions.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, requested_page_size
 from transactions.selectors import transaction_list
 from transactions.views import USER_ID_PARAMETER
 
@@ -40,11 +42,12 @@ def _mark(view, cached: Cached) -> Cached:
     return cached
 
 
-class _ReadView(generics.GenericAPIView):
+class _ReadView(StrictQueryParametersMixin, generics.GenericAPIView):
     # The permission class asks the queryset for its model: transactions' `view` permission.
     queryset = transaction_list()
     filter_backends = []
     pagination_class = None
+    query_parameters = ("date_from", "date_to")
     # Documented as 400s in the schema (fido/openapi.py): a malformed or reversed period.
     query_validation_error_codes = {"date_from": {"invalid"}, "date_to": {"invalid"}}
 
@@ -100,12 +103,18 @@ class AlertPagination(CursorPagination):
     """Newest first by id: ids only grow, so a cursor on it never skips or repeats an alert."""
 
     ordering = "-id"
-    page_size = 50
+    page_size = DEFAULT_PAGE_SIZE
     page_size_query_param = "page_size"
-    max_page_size = 500
+    max_page_size = MAX_PAGE_SIZE
+    # Documented as 400s in the OpenAPI schema (fido.openapi.AutoSchema).
+    validation_error_codes = {"page_size": {"invalid", "min_value"}}
+
+    def get_page_size(self, request) -> int:
+        # As the transaction list reads it: a malformed size is a 400, not silently the default.
+        return requested_page_size(request, self.page_size_query_param)
 
 
-class AlertListView(generics.ListAPIView):
+class AlertListView(StrictQueryParametersMixin, generics.ListAPIView):
     """Alerts raised by large or unusual transactions, newest first."""
 
     queryset = Alert.objects.all()
@@ -115,7 +124,7 @@ class AlertListView(generics.ListAPIView):
 
 
 @extend_schema(parameters=[USER_ID_PARAMETER])
-class CreditProfileView(generics.RetrieveAPIView):
+class CreditProfileView(StrictQueryParametersMixin, generics.RetrieveAPIView):
     """A user's credit score (300-850) with its inputs; 404 until it has been computed once."""
 
     queryset = CreditProfile.objects.all()

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 
 from .errors import BadRequest, RequestTooLarge
 
@@ -30,3 +31,12 @@ class ExceptionHandler(BaseExceptionHandler):
     def convert_unhandled_exceptions(self, exc: Exception) -> exceptions.APIException:
         # Every 500 reads the same, here and outside DRF (fido/errors.py): no details.
         return exc if isinstance(exc, exceptions.APIException) else exceptions.APIException()
+
+    def format_exception(self, exc: exceptions.APIException):
+        body = super().format_exception(exc)
+        # An error about the whole body or request (a body that is not an object, a serializer's own check)
+        # is about no field: `attr` is null, not DRF's "non_field_errors".
+        for error in body.get("errors", []) if isinstance(body, dict) else []:
+            if error.get("attr") == api_settings.NON_FIELD_ERRORS_KEY:
+                error["attr"] = None
+        return body

@@ -7,13 +7,14 @@ raised outside serializers and filter forms (cursor, page size, idempotency key)
 """
 
 from django.db import models
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema_field
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
 from drf_standardized_errors.openapi_utils import get_error_serializer
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from transactions.idempotency import HEADER as IDEMPOTENCY_HEADER
 
@@ -88,13 +89,60 @@ class ExtraFieldCodeEnum(models.TextChoices):
     READ_ONLY = "read_only"
 
 
+class ExtraParameterCodeEnum(models.TextChoices):
+    UNKNOWN_PARAMETER = "unknown_parameter"
+    REPEATED_PARAMETER = "repeated_parameter"
+
+
+def _any_name_error(operation_id: str, kind: str, codes: type[models.TextChoices]) -> type[serializers.Serializer]:
+    """The error about a name the client chose (`attr` can be any string): an unknown field or query parameter."""
+    return type(
+        f"{kind}ErrorSerializer",
+        (serializers.Serializer,),
+        {
+            "attr": serializers.CharField(),
+            "code": serializers.ChoiceField(choices=codes.choices),
+            "detail": serializers.CharField(),
+            "Meta": type(
+                "Meta",
+                (),
+                {"ref_name": f"{camelize(operation_id)}{kind}{package_settings.ERROR_COMPONENT_NAME_SUFFIX}"},
+            ),
+        },
+    )
+
+
+@extend_schema_field({"type": "string", "nullable": True, "enum": [None]})
+class _NullField(serializers.Field):
+    """Always null: the `attr` of an error about no one field."""
+
+
+def _whole_request_error(operation_id: str, codes: set[str]) -> type[serializers.Serializer]:
+    """The error about the whole body (a body that is not a JSON object): `attr` is null."""
+    return type(
+        "WholeBodyErrorSerializer",
+        (serializers.Serializer,),
+        {
+            "attr": _NullField(),
+            "code": serializers.ChoiceField(choices=sorted((code, code) for code in codes)),
+            "detail": serializers.CharField(),
+            "Meta": type(
+                "Meta",
+                (),
+                {"ref_name": f"{camelize(operation_id)}WholeBody{package_settings.ERROR_COMPONENT_NAME_SUFFIX}"},
+            ),
+        },
+    )
+
+
 class AutoSchema(StandardizedErrorsAutoSchema):
     """drf-standardized-errors' schema, told which operations can answer 409, 413 and 422.
 
     A view declares ``idempotent_actions`` (the actions that honour ``Idempotency-Key``); a paginator
     declares ``validation_error_codes`` (its query parameters and their error codes), and so may a view
     (``query_validation_error_codes``) that validates query parameters itself; a serializer
-    with ``rejects_unknown_fields`` gets ``additionalProperties: false`` in its request schema.
+    with ``rejects_unknown_fields`` gets ``additionalProperties: false`` in its request schema, and a view
+    with ``rejects_unknown_query_parameters`` (fido/query.py) documents the 400 of an unknown parameter.
     """
 
     def _is_idempotent(self) -> bool:
@@ -124,31 +172,32 @@ class AutoSchema(StandardizedErrorsAutoSchema):
     def _rejects_unknown_fields(self) -> bool:
         return self.method in BODY_METHODS and getattr(self.get_request_serializer(), "rejects_unknown_fields", False)
 
+    def _rejects_unknown_query_parameters(self) -> bool:
+        return getattr(self.view, "rejects_unknown_query_parameters", False)
+
+    def _should_add_validation_error_response(self) -> bool:
+        return super()._should_add_validation_error_response() or self._rejects_unknown_query_parameters()
+
     def _get_serializer_for_validation_error_response(self):
-        if not self._rejects_unknown_fields():
-            return super()._get_serializer_for_validation_error_response()
-        # As drf-standardized-errors builds it (one error component per field), plus one for a field
-        # the serializer does not take, whose `attr` can be any name: a oneOf without discriminator.
+        extras = []
         operation_id = self.get_operation_id()
+        if self._rejects_unknown_fields():
+            extras.append(_any_name_error(operation_id, "ExtraField", ExtraFieldCodeEnum))
+        if self._rejects_unknown_query_parameters():
+            extras.append(_any_name_error(operation_id, "ExtraParameter", ExtraParameterCodeEnum))
         codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
+        whole = codes_by_field.pop(api_settings.NON_FIELD_ERRORS_KEY, None)
+        if whole:
+            extras.append(_whole_request_error(operation_id, whole))
+        if not extras:
+            return super()._get_serializer_for_validation_error_response()
+        # As drf-standardized-errors builds it (one error component per field), plus one for an error about the
+        # whole body (`attr` null: fido/exceptions.py), and one for a field or query parameter the operation does
+        # not take, whose `attr` can be any name: a oneOf without discriminator.
         per_field = [get_error_serializer(operation_id, name, codes) for name, codes in codes_by_field.items()]
-        extra_field = type(
-            "ExtraFieldErrorSerializer",
-            (serializers.Serializer,),
-            {
-                "attr": serializers.CharField(),
-                "code": serializers.ChoiceField(choices=ExtraFieldCodeEnum.choices),
-                "detail": serializers.CharField(),
-                "Meta": type(
-                    "Meta",
-                    (),
-                    {"ref_name": f"{camelize(operation_id)}ExtraField{package_settings.ERROR_COMPONENT_NAME_SUFFIX}"},
-                ),
-            },
-        )
         errors = PolymorphicProxySerializer(
             component_name=f"{camelize(operation_id)}Error",
-            serializers=[*per_field, extra_field],
+            serializers=[*per_field, *extras],
             resource_type_field_name=None,
             many=True,
         )
@@ -163,11 +212,18 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         )
 
     def _get_filter_parameters(self):
-        # An empty filter value (`?user_id=`) means no filter, as HTML forms send it.
-        return [
-            {**parameter, "allowEmptyValue": True} if parameter.get("in") == "query" else parameter
-            for parameter in super()._get_filter_parameters()
-        ]
+        # An empty filter value (`?user_id=`) means no filter, as HTML forms send it. A filter whose schema is
+        # given by its class (transactions/filters.py) is described by its own help text.
+        filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
+        parameters = []
+        for parameter in super()._get_filter_parameters():
+            if parameter.get("in") == "query":
+                parameter = {**parameter, "allowEmptyValue": True}
+                found = filters.get(parameter["name"])
+                if "description" not in parameter and found is not None and found.extra.get("help_text"):
+                    parameter["description"] = found.extra["help_text"]
+            parameters.append(parameter)
+        return parameters
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)

@@ -1,4 +1,4 @@
-"""JSON parsing that never turns money into a float."""
+"""JSON parsing that never turns money into a float and never lets a repeated key decide a value."""
 
 import json
 from decimal import Decimal
@@ -10,6 +10,26 @@ from rest_framework.parsers import JSONParser
 from .logs import remember_body_secrets
 
 MAX_DEPTH = 64
+MAX_KEY_SHOWN = 100
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict; a key given twice, at any depth, is refused.
+
+    Python's json (like many parsers) keeps the last value of a repeated key while others keep the first,
+    so `{"transaction_amount": "10.00", "transaction_amount": "99999.00"}` could be read as two different
+    bodies by a gateway and by us: refusing it is the only reading both agree on.
+    """
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                shown = key if len(key) <= MAX_KEY_SHOWN else f"{key[:MAX_KEY_SHOWN]}…"
+                shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate, escaped
+                raise ParseError(f'JSON parse error - the key "{shown}" is repeated in one object')
+            seen.add(key)
+    return data
 
 
 def _check_structure(data) -> None:
@@ -39,7 +59,8 @@ class DecimalJSONParser(JSONParser):
     """Parses JSON numbers with a fraction as Decimal, never float.
 
     The non-standard constants NaN and Infinity become Decimal too, so that the field they were sent
-    for rejects them and the 400 names it (no field accepts a non-finite number).
+    for rejects them and the 400 names it (no field accepts a non-finite number). An object that repeats
+    a key is a 400.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -47,7 +68,9 @@ class DecimalJSONParser(JSONParser):
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = stream.read().decode(encoding) if stream is not None else ""
-            data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+            data = json.loads(
+                text, parse_float=Decimal, parse_constant=Decimal, object_pairs_hook=_object_without_repeated_keys
+            )
         except (ValueError, LookupError) as exc:  # LookupError: an unknown charset
             raise ParseError(f"JSON parse error - {exc}") from exc
         except RecursionError as exc:

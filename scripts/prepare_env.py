@@ -18,6 +18,7 @@ def main() -> int:
         f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
         f"FIELD_ENCRYPTION_KEYS={fernet_key}\n"
         f"FIELD_HASH_KEY={secrets.token_urlsafe(32)}\n"
+        "# The password of the demo admin and demo clerk that `make run` creates (ensure_demo_access).\n"
         f"DEMO_ADMIN_PASSWORD={secrets.token_urlsafe(12)}\n"
     )
     print(f"Wrote {path} with random development keys.")

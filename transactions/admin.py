@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import audit, outbox, rules, services
@@ -24,6 +25,17 @@ FIELD_RULES = {
     "transaction_date": rules.date_error,
     "transaction_amount": rules.amount_error,
 }
+
+
+def short_moment(value) -> str:
+    """A moment in TIME_ZONE to the minute (2026-03-02 14:03): half the width of Django's default, so lists fit."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def cut(text: str, length: int) -> str:
+    """The first line of `text`, at most `length` characters (an ellipsis says when there was more)."""
+    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    return first_line[:length] + ("…" if len(first_line) > length else "")
 
 
 class TransactionAdminForm(forms.ModelForm):
@@ -42,8 +54,21 @@ class TransactionAdminForm(forms.ModelForm):
                 strip=True,
                 widget=forms.TextInput(attrs={"size": 40}),
             )
+        # Numbers are read by the API's parsers (ASCII digits, its words), not by int() and Decimal().
         if "user_id" in self.fields:
-            self.fields["user_id"].widget.attrs.update(min=1, max=rules.MAX_USER_ID)
+            self.fields["user_id"] = rules.RuleFormField(
+                label="User id",
+                parse=rules.parse_integer,
+                invalid="integer",
+                widget=forms.NumberInput(attrs={"min": 1, "max": rules.MAX_USER_ID}),
+            )
+        if "transaction_amount" in self.fields:
+            self.fields["transaction_amount"] = rules.RuleFormField(
+                label="Transaction amount",
+                parse=rules.parse_decimal,
+                invalid="decimal",
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 16}),
+            )
         for name, check in FIELD_RULES.items():
             if name in self.fields:
                 self.fields[name].validators.append(rules.validator(check))
@@ -54,7 +79,7 @@ class TransactionAdmin(admin.ModelAdmin):
     """Transactions: list, filters by type and date, search by user id or exact full name."""
 
     form = TransactionAdminForm
-    list_display = ["id", "user_link", "masked_name", "transaction_date", "transaction_amount", "transaction_type"]
+    list_display = ["id", "user_link", "masked_name", "date", "transaction_amount", "transaction_type"]
     list_display_links = ["id"]
     list_filter = ["transaction_type", "transaction_date"]
     date_hierarchy = "transaction_date"
@@ -105,6 +130,10 @@ class TransactionAdmin(admin.ModelAdmin):
     def plain_name(self, obj: Transaction) -> str:
         return obj.full_name
 
+    @admin.display(description="Transaction date", ordering="transaction_date")
+    def date(self, obj: Transaction) -> str:
+        return short_moment(obj.transaction_date)
+
     @admin.display(description="User", ordering="user_id")
     def user_link(self, obj: Transaction) -> str:
         return format_html(
@@ -151,6 +180,7 @@ class OutboxStatusFilter(admin.SimpleListFilter):
 class OutboxEventAdmin(admin.ModelAdmin):
     """Background processing owed after writes: what is pending or failed, why, and a way to retry."""
 
+    # Fits 1,280 px: short dates, the error's first words (the whole of it, and processed_at, on the event's page).
     list_display = [
         "id",
         "kind",
@@ -158,9 +188,8 @@ class OutboxEventAdmin(admin.ModelAdmin):
         "user_id",
         "status",
         "attempts",
-        "next_attempt_at",
-        "created_at",
-        "processed_at",
+        "created",
+        "next_attempt",
         "short_error",
     ]
     list_filter = [OutboxStatusFilter, "kind"]
@@ -177,8 +206,15 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last error")
     def short_error(self, obj: OutboxEvent) -> str:
-        first_line = obj.last_error.strip().splitlines()[0] if obj.last_error.strip() else ""
-        return first_line[:120] + ("…" if len(first_line) > 120 else "")
+        return cut(obj.last_error, 60)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: OutboxEvent) -> str:
+        return short_moment(obj.created_at)
+
+    @admin.display(description="Next attempt", ordering="next_attempt_at")
+    def next_attempt(self, obj: OutboxEvent) -> str:
+        return short_moment(obj.next_attempt_at)
 
     @admin.action(description="Re-queue selected events (pending or failed) now", permissions=["change"])
     def requeue(self, request, queryset):

@@ -2,11 +2,12 @@
 
 import datetime as dt
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
-from drf_standardized_errors.openapi_serializers import ValidationErrorEnum
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+
+from fido.query import StrictQueryParametersMixin
 
 from . import audit
 from .masking import can_view_full_name
@@ -14,7 +15,6 @@ from .models import AuditRecord, Transaction
 from .rules import BIGINT_MAX
 from .selectors import transaction_list
 
-UNKNOWN_PARAMETER = "unknown_parameter"
 _VALUE_SCHEMA = {
     "oneOf": [{"type": "string"}, {"type": "integer", "format": "int64"}],
     "nullable": True,
@@ -62,28 +62,13 @@ class AuditHistorySerializer(serializers.Serializer):
     results = AuditRecordSerializer(many=True)
 
 
-class UnknownParameterErrorSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[(UNKNOWN_PARAMETER, UNKNOWN_PARAMETER)])
-    detail = serializers.CharField()
-    attr = serializers.CharField(help_text="The query parameter the endpoint does not take.")
-
-
-class AuditHistoryValidationErrorSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=ValidationErrorEnum.choices)
-    errors = UnknownParameterErrorSerializer(many=True)
-
-
 @extend_schema(
     parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The transaction's id.")],
     responses={
         200: AuditHistorySerializer,
-        400: OpenApiResponse(
-            AuditHistoryValidationErrorSerializer,
-            description="A query parameter: the endpoint takes none (`attr` names it).",
-        ),
     },
 )
-class TransactionAuditHistoryView(generics.GenericAPIView):
+class TransactionAuditHistoryView(StrictQueryParametersMixin, generics.GenericAPIView):
     """Who changed this transaction, when, and from what to what, oldest first; readable after a delete.
 
     404 only for an id that no transaction ever had (or whose records are all past retention).
@@ -95,13 +80,6 @@ class TransactionAuditHistoryView(generics.GenericAPIView):
     pagination_class = None
 
     def get(self, request, pk: int):
-        if request.query_params:
-            raise ValidationError(
-                {
-                    name: [ErrorDetail("Unknown query parameter.", code=UNKNOWN_PARAMETER)]
-                    for name in request.query_params
-                }
-            )
         if not 1 <= pk <= BIGINT_MAX:  # the id column's range: no transaction ever had another id
             raise NotFound
         records = audit.audit_history(txn_id=pk)

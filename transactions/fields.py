@@ -16,6 +16,8 @@ from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
 
+from .rules import ZERO_WIDTH
+
 
 class DecryptionError(Exception):
     """A stored token that none of the configured keys opens; never answered with ciphertext."""
@@ -52,9 +54,14 @@ def rotate_token(token: str) -> str:
         raise DecryptionError("The stored value cannot be decrypted with the configured keys.") from exc
 
 
+# Left out of the hash: what looks the same must be found by the same search (rules.ZERO_WIDTH says which).
+_WITHOUT_ZERO_WIDTH = dict.fromkeys(map(ord, ZERO_WIDTH))
+
+
 def normalize_name(value: str) -> str:
-    """The form of a name that the hash sees: NFC, trimmed, inner spaces collapsed, case-folded."""
-    return " ".join(unicodedata.normalize("NFC", value).split()).casefold()
+    """The form of a name that the hash sees: NFC, zero-width characters left out, trimmed, inner spaces
+    collapsed, case-folded. A change here needs a migration that re-hashes the stored names (see 0004)."""
+    return " ".join(unicodedata.normalize("NFC", value.translate(_WITHOUT_ZERO_WIDTH)).split()).casefold()
 
 
 def name_hash(value: str) -> str:

@@ -17,7 +17,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from .rules import BIGINT_MAX
+from .rules import BIGINT_MAX, RuleError, parse_integer
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -87,6 +87,20 @@ def keyset_page(queryset, *, size: int, cursor: str | None) -> KeysetPage:
     )
 
 
+def requested_page_size(request, name: str = "page_size") -> int:
+    """The page size a request asks for: DEFAULT_PAGE_SIZE when absent, a 400 when malformed, at most MAX_PAGE_SIZE."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = parse_integer(raw)  # ASCII digits only: int() would also read U+0665
+    except RuleError as exc:
+        raise ValidationError({name: [ErrorDetail(exc.message, code=exc.code)]}) from None
+    if size < 1:
+        raise ValidationError({name: [ErrorDetail("Must be at least 1.", code="min_value")]})
+    return min(size, MAX_PAGE_SIZE)
+
+
 class TransactionKeysetPagination(BasePagination):
     """Pages of `{next, previous, results}`; a page costs one indexed range scan at any depth."""
 
@@ -96,18 +110,7 @@ class TransactionKeysetPagination(BasePagination):
     validation_error_codes = {"cursor": {"invalid"}, "page_size": {"invalid", "min_value"}}
 
     def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return DEFAULT_PAGE_SIZE
-        try:
-            size = int(raw)
-        except ValueError:
-            raise ValidationError(
-                {"page_size": [ErrorDetail("A valid integer is required.", code="invalid")]}
-            ) from None
-        if size < 1:
-            raise ValidationError({"page_size": [ErrorDetail("Must be at least 1.", code="min_value")]})
-        return min(size, MAX_PAGE_SIZE)
+        return requested_page_size(request, self.page_size_query_param)
 
     def get_cursor(self, request) -> str | None:
         return request.query_params.get(self.cursor_query_param) or None

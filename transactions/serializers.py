@@ -1,28 +1,26 @@
 """Shape and rules of the transaction representation (SPEC §5)."""
 
 import datetime as dt
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.settings import api_settings
 
 from . import rules
 from .models import Transaction, TransactionType
 
 MAX_REPORTED_EXTRA_FIELDS = 10
-# A decimal written out in a string: no underscores, no NaN or Infinity, no spaces inside.
-DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 @extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": rules.MAX_USER_ID})
 class StrictUserIdField(serializers.Field):
     """A JSON integer from 1 to 2^63-1; no strings, floats or booleans."""
 
-    default_error_messages = {"invalid": "A valid integer is required.", **rules.messages("range")}
+    default_error_messages = rules.messages("range", invalid="json_integer")
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
@@ -35,26 +33,24 @@ class StrictUserIdField(serializers.Field):
         return value
 
 
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d{1,12}(\.\d{1,2})?$", "example": "125.50"})
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "example": "125.50"}
+)
 class MoneyField(serializers.Field):
     """A positive amount with at most 2 decimal places, from a JSON string or number, never a float."""
 
-    default_error_messages = {
-        "invalid": "A valid decimal number is required.",
-        **rules.messages("positive", "max_value", "max_decimal_places"),
-    }
+    default_error_messages = rules.messages("positive", "max_value", "max_decimal_places", invalid="decimal")
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
             self.fail("invalid")
         if isinstance(data, str):
-            data = data.strip()
-            if not DECIMAL_TEXT.match(data):
+            try:
+                value = rules.parse_decimal(data)
+            except rules.RuleError:
                 self.fail("invalid")
-        try:
+        else:
             value = Decimal(data)
-        except (InvalidOperation, ValueError):
-            self.fail("invalid")
         if not value.is_finite():
             self.fail("invalid")
         if code := rules.amount_error(value):
@@ -69,10 +65,7 @@ class MoneyField(serializers.Field):
 class TransactionDateField(serializers.Field):
     """ISO 8601 date-time (naive means TIME_ZONE) or a bare date (start of that day)."""
 
-    default_error_messages = {
-        "invalid": "Use an ISO 8601 date-time, such as 2026-11-20T14:03:00Z, or a date, YYYY-MM-DD.",
-        **rules.messages("future", "too_old"),
-    }
+    default_error_messages = rules.messages("future", "too_old", invalid="date_time")
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -103,9 +96,9 @@ class TransactionDateField(serializers.Field):
 
 
 class NameField(serializers.CharField):
-    """A person's name: a JSON string, trimmed, 1-255 characters, no NUL or other control characters."""
+    """A person's name: a JSON string, trimmed, 1-255 characters, no control characters or bidirectional overrides."""
 
-    default_error_messages = rules.messages("control_characters")
+    default_error_messages = rules.messages("blank", "control_characters", "bidi_controls", invalid="name")
 
     def __init__(self, **kwargs):
         super().__init__(max_length=rules.NAME_MAX_LENGTH, min_length=1, trim_whitespace=True, **kwargs)
@@ -116,7 +109,7 @@ class NameField(serializers.CharField):
         return super().to_internal_value(data)
 
     def run_validators(self, value):
-        # NUL is refused by CharField itself (code null_characters_not_allowed); this catches the rest.
+        # NUL is refused by CharField itself (code null_characters_not_allowed); this checks the rest.
         if code := rules.name_error(value):
             self.fail(code)
         super().run_validators(value)
@@ -126,6 +119,8 @@ class TransactionSerializer(serializers.ModelSerializer):
     """A transaction as clients see and write it; rejects any field it does not accept."""
 
     rejects_unknown_fields = True  # also published in the OpenAPI schema (fido.openapi)
+    # A body that is not an object (`[]`, `null`, a string): an error about the whole body (`attr` null).
+    default_error_messages = {"invalid": "The body must be a JSON object of the transaction's fields."}
 
     user_id = StrictUserIdField()
     full_name = NameField(
@@ -143,6 +138,14 @@ class TransactionSerializer(serializers.ModelSerializer):
         model = Transaction
         fields = ["id", *rules.WRITABLE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def run_validation(self, data=serializers.empty):
+        if not isinstance(data, dict):
+            # One answer for every non-object (DRF says "No data provided" for null, and names a Python type).
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [ErrorDetail(self.error_messages["invalid"], code="invalid")]}
+            )
+        return super().run_validation(data)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -8,6 +8,8 @@ from rest_framework import generics, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from fido.query import StrictQueryParametersMixin
+
 from . import services
 from .filters import TransactionFilter
 from .history import UserHistoryPagination
@@ -38,9 +40,11 @@ USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, desc
         responses={HTTPStatus.CREATED: TransactionSerializer},
     ),
 )
-class TransactionViewSet(FullNameMaskingMixin, viewsets.ModelViewSet):
+class TransactionViewSet(StrictQueryParametersMixin, FullNameMaskingMixin, viewsets.ModelViewSet):
     """Create, read, update and delete transactions."""
 
+    # ASCII digits only: int() would also read "\u0665" (ARABIC-INDIC FIVE) as transaction 5.
+    lookup_value_regex = "[0-9]{1,19}"
     queryset = transaction_list()
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
@@ -72,7 +76,7 @@ class TransactionViewSet(FullNameMaskingMixin, viewsets.ModelViewSet):
 
 
 @extend_schema(parameters=[USER_ID_PARAMETER])
-class UserTransactionHistoryView(FullNameMaskingMixin, generics.ListAPIView):
+class UserTransactionHistoryView(StrictQueryParametersMixin, FullNameMaskingMixin, generics.ListAPIView):
     """A user's transactions, newest first; an empty page for an unknown user."""
 
     queryset = transaction_list()  # the model, for permissions and the schema; get_queryset narrows it

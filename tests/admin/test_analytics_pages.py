@@ -52,7 +52,77 @@ def test_user_page_draws_a_bar_per_day_and_kind(staff_client, history):
     assert '<svg id="daily-volume"' in html
     assert len(re.findall(r'<rect class="bar credit"', html)) == 2
     assert len(re.findall(r'<rect class="bar debit"', html)) == 1
-    assert "2026-03-01: debit 30.25 (2 transactions)" in html
+    assert "2026-03-01: credits 100, debits 30.25 (2 transactions)" in html
+    assert 'data-unit="day">Daily volume</h2>' in html
+
+
+def _days(first: dt.date, count: int, *, every: int = 1) -> list[dict]:
+    return [
+        {
+            "date": (first + dt.timedelta(days=n)).isoformat(),
+            "transaction_count": 2,
+            "credit_total": "1000.00",
+            "debit_total": "10.00",
+        }
+        for n in range(0, count, every)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("span", "unit", "slots"),
+    # From a Wednesday: the first week starts on the Monday before it.
+    [(1, "day", 1), (92, "day", 92), (93, "week", 14), (365, "week", 53), (731, "week", 105), (732, "month", 25)],
+)
+def test_the_chart_bins_long_periods_by_week_or_month(span, unit, slots):
+    from analytics.admin_views import daily_volume_chart
+
+    first = dt.date(2025, 1, 1)  # a Wednesday
+    chart = daily_volume_chart(_days(first, span), date_from=first, date_to=first + dt.timedelta(days=span - 1))
+
+    assert chart["unit"] == unit
+    credit_bars = [bar for bar in chart["bars"] if bar["kind"] == "credit"]
+    assert len(credit_bars) == slots
+    assert {"day": "Daily", "week": "Weekly", "month": "Monthly"}[unit] in chart["title"]
+    # Never hair-thin: at least 6.5 of the drawing's 960 units (a year of days got 1.9).
+    assert min(Decimal(bar["width"]) for bar in credit_bars) >= Decimal("6.5")
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "unit"),
+    [("0001-01-01", "9999-12-31", "year"), ("2020-01-01", "9999-12-31", "month"), ("2026-01-01", "2026-03-31", "day")],
+)
+def test_a_period_reaching_far_out_is_drawn_up_to_now(staff_client, history, date_from, date_to, unit):
+    response = staff_client.get(PAGE, {"user_id": 7, "date_from": date_from, "date_to": date_to})
+
+    assert response.status_code == HTTPStatus.OK
+    assert f'data-unit="{unit}"' in response.text
+    assert len(re.findall(r'<rect class="bar credit"', response.text)) >= 1
+
+
+def test_a_week_adds_up_its_days_and_a_month_its_weeks():
+    from analytics.admin_views import daily_volume_chart
+
+    first = dt.date(2025, 1, 6)  # a Monday
+    weekly = daily_volume_chart(_days(first, 140), date_from=first, date_to=first + dt.timedelta(days=139))
+    assert weekly["bars"][0]["title"] == (
+        "week of 2025-01-06 to 2025-01-12: credits 7,000, debits 70 (14 transactions)"
+    )
+    monthly = daily_volume_chart(_days(dt.date(2024, 1, 1), 800), date_from=None, date_to=None)
+    assert monthly["bars"][0]["title"] == "Jan 2024: credits 31,000, debits 310 (62 transactions)"
+    assert monthly["x_ticks"][0]["label"] == "Jan 2024"
+
+
+def test_debits_get_their_own_scale_so_small_ones_stay_visible():
+    from analytics.admin_views import daily_volume_chart
+
+    days = [{"date": "2025-01-01", "transaction_count": 2, "credit_total": "50000.00", "debit_total": "12.00"}]
+    chart = daily_volume_chart(days, date_from=None, date_to=None)
+
+    credit, debit = chart["panels"]
+    assert (credit["kind"], debit["kind"]) == ("credit", "debit")
+    assert 50_000 <= int(credit["y_ticks"][-1]["label"].replace(",", "")) < 100_000
+    assert 12 <= int(debit["y_ticks"][-1]["label"]) <= 20
+    assert Decimal(debit["bars"][0]["height"]) > Decimal(100)  # most of its band, not a sliver
 
 
 def test_user_page_honours_the_period(staff_client, history):

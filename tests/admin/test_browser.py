@@ -4,35 +4,17 @@ Playwright drives Debian's Chromium (/usr/bin/chromium). Everything touching the
 before Playwright starts: its sync API runs an event loop, inside which Django refuses ORM calls.
 """
 
-import os
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Count
 
+from tests.browser import ARTIFACTS, launch, require_chromium
 from transactions.models import Transaction
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "a-browser-test-password-1"
-
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("REQUIRE_BROWSER_TESTS"):
-        raise RuntimeError(f"REQUIRE_BROWSER_TESTS is set but there is no Chromium at {CHROMIUM}")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
 
 
 @pytest.fixture
@@ -48,7 +30,7 @@ def demo(transactional_db, django_user_model):
 def test_find_a_transaction_by_name_and_see_the_users_chart(live_server, demo):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{live_server.url}/admin/")

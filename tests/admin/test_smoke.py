@@ -1,6 +1,7 @@
 """Every registered model's changelist, add form and change form render; the admin works with DEBUG off."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 from http import HTTPStatus
 from io import StringIO
@@ -103,3 +104,18 @@ def test_admin_works_with_debug_off(collected_static, admin_user, some_of_everyt
     for path in ["admin:index", "admin:transactions_transaction_changelist", "admin:transactions_transaction_add"]:
         assert client.get(reverse(path)).status_code == HTTPStatus.OK, path
     assert client.get(reverse("admin:user-analytics"), {"user_id": 42}).status_code == HTTPStatus.OK
+
+
+def test_the_api_docs_work_with_debug_off(collected_static):
+    """Swagger UI and ReDoc load their own (hashed, collected) files in production, nothing from elsewhere."""
+    client = Client()
+    for page in ("/api/docs/", "/api/redoc/"):
+        html = client.get(page).text
+        assets = [part.split('"')[0] for part in html.split('="/static/')[1:]]
+        assert assets, page
+        for asset in assets:
+            assert "drf_spectacular_sidecar/" in asset, asset
+            response = client.get(f"/static/{asset}")
+            assert response.status_code == HTTPStatus.OK, asset
+            assert b"".join(response.streaming_content)
+        assert all(re.search(r"\.[0-9a-f]{12}\.", asset) for asset in assets), assets  # the manifest's names

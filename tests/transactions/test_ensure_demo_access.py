@@ -35,3 +35,30 @@ def test_it_refuses_to_run_with_debug_off(settings):
 
     with pytest.raises(CommandError, match="DEBUG"):
         run()
+
+
+def test_it_makes_a_clerk_who_sees_transactions_with_names_masked(settings, write_client, txn_body):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    settings.DEBUG = True
+    write_client.post(LIST_URL, {**txn_body, "full_name": "Ama Mensah"}, format="json")
+    out = StringIO()
+    call_command("ensure_demo_access", "--password", "demo-Secret-123", stdout=out, stderr=StringIO())
+    assert re.search(r"Clerk: .* user 'clerk'  password 'demo-Secret-123'  \(sees names masked\)", out.getvalue())
+    assert re.search(r"Admin: .* user 'admin'  password 'demo-Secret-123'", out.getvalue())
+    call_command("ensure_demo_access", "--password", "demo-Secret-123", stdout=StringIO(), stderr=StringIO())
+
+    clerk = get_user_model().objects.get(username="clerk")
+    assert clerk.is_staff and not clerk.is_superuser
+    assert clerk.has_perm("transactions.view_transaction")
+    assert not clerk.has_perm("transactions.view_full_name")
+    assert not clerk.has_perm("transactions.change_transaction")
+    browser = Client()
+    assert browser.login(username="clerk", password="demo-Secret-123")
+    admin_list = browser.get("/admin/transactions/transaction/").content.decode()
+    api_list = browser.get(LIST_URL, HTTP_ACCEPT="application/json").json()
+    assert "A*** M*****" in admin_list and "Ama Mensah" not in admin_list
+    assert api_list["results"][0]["full_name"] == "A*** M*****"
+    for page in ("/admin/analytics/alert/", "/admin/analytics/creditprofile/", "/admin/transactions/outboxevent/"):
+        assert browser.get(page).status_code == HTTPStatus.OK, page

@@ -67,7 +67,6 @@ def _pick(rows, *positions) -> list[int]:
         ("date_from=2026-11-20", (2, 3, 4, 5)),
         ("date_to=2026-11-20", (1, 2, 3, 6)),
         ("date_from=2026-11-20&date_to=2026-11-20", (2, 3)),
-        ("date_from=2026-11-21&date_to=2026-11-20", ()),
         ("date_from=1900-01-01&date_to=1900-01-01", (6,)),
         ("date_from=0001-01-01", (1, 2, 3, 4, 5, 6)),
         ("date_to=0001-01-01", ()),
@@ -82,7 +81,7 @@ def _pick(rows, *positions) -> list[int]:
         ("user_id=1&transaction_type=credit", (1, 3)),
         ("user_id=1&transaction_type=credit&date_from=2026-11-20", (3,)),
         ("user_id=2&amount_max=100&transaction_type=debit&date_to=2026-11-21", (4,)),
-        ("user_id=&transaction_type=&unknown_param=1", (1, 2, 3, 4, 5, 6)),
+        ("user_id=&transaction_type=&date_from=&amount_min=", (1, 2, 3, 4, 5, 6)),
     ],
 )
 def test_filters_select_the_right_rows_newest_first(read_client, rows, query, positions):
@@ -127,6 +126,13 @@ def test_far_dates_do_not_overflow_in_a_time_zone_east_of_utc(read_client, rows)
         "amount_max=1000000000000",
         "amount_min=1e999999",
         "amount_min=" + "9" * 5000,
+        "user_id=\u0665",
+        "user_id=\uff14\uff12",
+        "amount_min=\u0665",
+        "amount_max=1\uff10.00",
+        "date_from=2026-11-2\u0660",
+        "date_from=2026-11-21&date_to=2026-11-20",
+        "amount_min=30&amount_max=20",
     ],
 )
 def test_malformed_filter_value_is_a_400_naming_it(read_client, query):

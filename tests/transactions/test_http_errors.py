@@ -162,7 +162,7 @@ def test_wrong_method_on_user_history_is_a_405(write_client):
     "url",
     [
         "/api/nothing-here/",
-        "/api/v1/",
+        "/api/v2/",
         "/api/v1/transactions/abc/",
         "/api/v1/transactions/-1/",
         "/api/v1/transactions/99999999999999999999999/",
