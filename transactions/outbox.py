@@ -195,12 +195,12 @@ def relay(*, now: dt.datetime | None = None) -> Relayed:
     """Publish every pending event that is due, in batches, oldest first; stop at a failed publish.
 
     The publisher of new events, and the cover for a broker that was down, a process that died after its
-    claim, and a lost retry message. Events written after `now`, or left when half a lease has passed (a
-    backlog), wait for the next run.
+    claim, and a lost retry message. What is left when half a lease has passed (a backlog) waits for the
+    next run.
     """
     now = now or timezone.now()
     deadline = time.monotonic() + settings.OUTBOX_RELAY_LEASE / 2
-    pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING, created_at__lte=now)
+    pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING)
     published = 0
     while True:
         event_ids = claim_due(pending, date_field="next_attempt_at", now=now)
