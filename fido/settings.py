@@ -428,11 +428,12 @@ ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
 
 # What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation.
 CELERY_BEAT_SCHEDULE = {
-    # A relay message left unconsumed (no worker running) expires instead of piling up: the next one does its work.
+    # A relay message left unconsumed (no worker running) expires instead of piling up: a later one does its work.
+    # Expiry is judged on the worker's clock against beat's, so it leaves a wide margin for clock skew.
     "relay-pending-work": {
         "task": "analytics.tasks.relay_pending_work",
         "schedule": OUTBOX_RELAY_INTERVAL,
-        "options": {"expires": max(5.0, 5 * OUTBOX_RELAY_INTERVAL)},
+        "options": {"expires": max(60.0, 10 * OUTBOX_RELAY_INTERVAL)},
     },
     "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
     "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
