@@ -207,7 +207,7 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Processing after a write (SPEC §7) -----------------------------------------------------
 # With a broker, the relay publishes every pending event (no request waits for the broker), run by beat every
-# OUTBOX_RELAY_INTERVAL seconds: a write's processing starts within about that long of its commit (SPEC §7: 30 s).
+# OUTBOX_RELAY_INTERVAL seconds: a write's processing starts about that long after its commit, well inside 30 s.
 OUTBOX_RELAY_INTERVAL = env.float("OUTBOX_RELAY_INTERVAL", default=1.0)
 # After a relay publishes an event, it waits this long before publishing it again (a lost message).
 OUTBOX_RELAY_LEASE = 60
