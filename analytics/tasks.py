@@ -41,7 +41,7 @@ def deliver_alert(self, alert_id: int) -> None:
 
 @shared_task
 def relay_pending_work() -> dict:
-    """Periodic (beat): publish events and alert pushes whose first publish or retry got lost."""
+    """Periodic (beat, every second): publish the pending outbox events, and alert pushes whose retry got lost."""
     events = outbox.relay()
     # A failed event publish means the broker is down again: the pushes wait for the next run too.
     pushes = webhooks.relay() if events.complete else 0

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -210,4 +209,3 @@ def test_updates_that_move_a_transaction_across_days_and_users_and_deletes(write
     write_api.delete(first["id"])
     assert_processing_matches_raw_rows([1, 2])
     assert UserStatistics.objects.get(user_id=1).transaction_count == 0
-    assert timezone.get_default_timezone_name() == "Pacific/Chatham"

@@ -8,10 +8,11 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics import statistics, tasks
-from analytics.models import Alert, UserDayFigures, UserStatistics
+from analytics.models import Alert, OverviewChange, UserDayFigures, UserStatistics
 from fido.celery import app as celery_app
 from transactions import outbox, services
 from transactions.models import OutboxEvent, Transaction
@@ -73,6 +74,24 @@ def test_the_event_is_stored_in_the_writes_own_transaction(write_client, txn_bod
     assert not Transaction.objects.exists()
     assert not UserDayFigures.objects.exists()
     assert published == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs them one after the other")
+def test_on_postgresql_the_figures_the_overview_note_and_the_event_are_one_statement():
+    with CaptureQueriesContext(connection) as queries:
+        services.transaction_create(
+            user_id=7,
+            full_name="Kofi Boateng",
+            transaction_date=timezone.now(),
+            transaction_amount=Decimal("50.00"),
+            transaction_type="credit",
+        )
+
+    owed = [query["sql"] for query in queries if OutboxEvent._meta.db_table in query["sql"]]
+    assert len(owed) == 1
+    assert UserDayFigures._meta.db_table in owed[0] and OverviewChange._meta.db_table in owed[0]
+    assert UserDayFigures.objects.get(user_id=7).credit_cents == 5000
+    assert OverviewChange.objects.count() == 1
 
 
 def test_update_and_delete_store_events_naming_both_users(write_api):
