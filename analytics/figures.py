@@ -4,6 +4,8 @@ Every statement is an ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`
 SQLite alike): the increment happens in the database under the row's lock, so concurrent writes for
 the same user and day never lose one. Keys are applied in sorted order so that two writes touching
 the same two rows (a move between users) take their locks in the same order and cannot deadlock.
+A single write's deltas are handed back to it as statements (``delta_statements``) that it runs with its
+outbox event; a row a delta leaves empty is deleted afterwards, only when that happens.
 """
 
 import datetime as dt
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from fido.dates import as_date, local_day
 from transactions.models import Transaction, TransactionType
-from transactions.signals import TxnFacts
+from transactions.signals import Statement, TxnFacts
 
 from .models import OverviewChange, UserDayFigures
 
@@ -48,46 +50,76 @@ def add_facts(deltas: Deltas, facts: TxnFacts | None, sign: int) -> None:
     delta[offset + 1] += sign * cents(facts.transaction_amount)
 
 
-def apply_deltas(deltas: Deltas) -> None:
-    """Add the deltas to the figures (atomically per row), drop rows left empty, note the days changed."""
+def _upsert(table: str, batch: list) -> Statement:
+    """Add a batch of sorted deltas; returns (user_id, day, transaction_count) of each row it touched."""
+    return Statement(
+        f"INSERT INTO {table} (user_id, day, {', '.join(FIELDS)}) "  # noqa: S608  (no user text)
+        f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(batch))} "
+        f"ON CONFLICT (user_id, day) DO UPDATE SET "
+        + ", ".join(f"{field} = {table}.{field} + excluded.{field}" for field in FIELDS)
+        + " RETURNING user_id, day, credit_count + debit_count AS transaction_count",
+        [value for (user_id, day), delta in batch for value in (user_id, day, *delta)],
+        then=_delete_emptied,
+    )
+
+
+def _delete_emptied(rows: list[tuple]) -> None:
+    """Delete the rows an upsert left at zero (still zero under their lock: a concurrent add keeps them)."""
+    emptied = sorted((user_id, as_date(day)) for user_id, day, count in rows if count == 0)
+    if emptied:
+        table = connection.ops.quote_name(UserDayFigures._meta.db_table)
+        keys = " OR ".join(["(user_id = %s AND day = %s)"] * len(emptied))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE credit_count = 0 AND debit_count = 0 AND ({keys})",  # noqa: S608
+                [value for key in emptied for value in key],
+            )
+
+
+def _note_days(days: Iterable[dt.date]) -> Statement:
+    """Append the days to OverviewChange, for the overview's refresh."""
+    days = sorted(set(days))
+    table = connection.ops.quote_name(OverviewChange._meta.db_table)
+    return Statement(f"INSERT INTO {table} (day) VALUES {', '.join(['(%s)'] * len(days))}", days)  # noqa: S608
+
+
+def delta_statements(deltas: Deltas) -> list[Statement]:
+    """The statements that add the deltas to the figures and note the days changed (none when nothing changes)."""
     changed = sorted((key, delta) for key, delta in deltas.items() if any(delta))
     if not changed:
-        return
+        return []
     table = connection.ops.quote_name(UserDayFigures._meta.db_table)
-    emptied = []
+    upserts = [_upsert(table, changed[start : start + BATCH]) for start in range(0, len(changed), BATCH)]
+    return [*upserts, _note_days(day for (_, day), _ in changed)]
+
+
+def apply_deltas(deltas: Deltas) -> None:
+    """Add the deltas to the figures now (atomically per row), drop rows left empty, note the days changed."""
     with connection.cursor() as cursor:
-        for start in range(0, len(changed), BATCH):
-            batch = changed[start : start + BATCH]
-            cursor.execute(
-                f"INSERT INTO {table} (user_id, day, {', '.join(FIELDS)}) "  # noqa: S608  (no user text)
-                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(batch))} "
-                f"ON CONFLICT (user_id, day) DO UPDATE SET "
-                + ", ".join(f"{field} = {table}.{field} + excluded.{field}" for field in FIELDS)
-                + " RETURNING user_id, day, credit_count + debit_count",
-                [value for (user_id, day), delta in batch for value in (user_id, day, *delta)],
-            )
-            emptied += [(user_id, day) for user_id, day, count in cursor.fetchall() if count == 0]
-        if emptied:
-            cursor.executemany(
-                f"DELETE FROM {table} WHERE user_id = %s AND day = %s AND credit_count = 0 AND debit_count = 0",  # noqa: S608
-                emptied,
-            )
-    OverviewChange.objects.bulk_create([OverviewChange(day=day) for day in sorted({day for (_, day), _ in changed})])
+        for statement in delta_statements(deltas):
+            cursor.execute(statement.sql, statement.params)
+            if statement.then:
+                statement.then(cursor.fetchall())
+
+
+def amount_cents(field: str = "transaction_amount"):
+    """An amount column as whole cents (an exact integer sum on every backend)."""
+    return Cast(Round(F(field) * 100), BigIntegerField())
 
 
 def figures_from_raw_rows():
     """The figures recomputed from the transactions themselves: (user_id, day, counts, cents) rows."""
     credit = Q(transaction_type=TransactionType.CREDIT)
     debit = Q(transaction_type=TransactionType.DEBIT)
-    amount_cents = Cast(Round(F("transaction_amount") * 100), BigIntegerField())
+    cents_of = amount_cents()
     return (
         Transaction.objects.annotate(day=TruncDate("transaction_date", tzinfo=timezone.get_default_timezone()))
         .values("user_id", "day")
         .annotate(
             credit_count=Count("id", filter=credit),
-            credit_cents=Coalesce(Sum(amount_cents, filter=credit), Value(0), output_field=BigIntegerField()),
+            credit_cents=Coalesce(Sum(cents_of, filter=credit), Value(0), output_field=BigIntegerField()),
             debit_count=Count("id", filter=debit),
-            debit_cents=Coalesce(Sum(amount_cents, filter=debit), Value(0), output_field=BigIntegerField()),
+            debit_cents=Coalesce(Sum(cents_of, filter=debit), Value(0), output_field=BigIntegerField()),
         )
         .values_list("user_id", "day", *FIELDS)
         .order_by()

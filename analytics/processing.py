@@ -1,7 +1,8 @@
 """Processing after a write (SPEC §7): apply one outbox event's effects, exactly once.
 
-Every effect is recomputed from the transactions themselves or guarded by a unique constraint, so
-processing an event twice changes nothing the second time. The event's life around it (publish,
+Every effect is recomputed (from the user's per-day figures and index lookups, never a scan of their rows)
+or guarded by a unique constraint, so processing an event twice changes nothing the second time, and one
+event costs the same for a user with a hundred transactions or a million. The event's life around it (publish,
 retries, giving up, requeue, relay) is ``transactions/outbox.py``'s.
 """
 

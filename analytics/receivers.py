@@ -1,21 +1,22 @@
 """Receivers of the write side's signals (see transactions/signals.py): the per-day figures change inside
-the write's own database transaction, so they commit or roll back with it."""
+the write's own database transaction, so they commit or roll back with it (a single write runs the
+statements returned here with its outbox event)."""
 
 from django.db import transaction
 from django.dispatch import receiver
 
-from transactions.signals import transaction_written, transactions_bulk_written
+from transactions.signals import Statement, transaction_written, transactions_bulk_written
 
 from . import figures, service_figures, statistics
 
 
 @receiver(transaction_written, dispatch_uid="analytics.figures.transaction_written")
-def keep_figures_on_write(sender, *, before=None, after=None, **kwargs) -> None:
+def keep_figures_on_write(sender, *, before=None, after=None, **kwargs) -> list[Statement]:
     """Move one transaction's contribution: out of its old (user, day), into its new one."""
     deltas = figures.new_deltas()
     figures.add_facts(deltas, before, -1)
     figures.add_facts(deltas, after, +1)
-    figures.apply_deltas(deltas)
+    return figures.delta_statements(deltas)
 
 
 @receiver(transactions_bulk_written, dispatch_uid="analytics.figures.transactions_bulk_written")

@@ -1,47 +1,61 @@
-"""User statistics and credit profiles, recomputed from a user's transactions (SPEC §7).
+"""User statistics and credit profiles, recomputed from a user's per-day figures (SPEC §7).
 
 Recomputed, never incremented, under a lock on the users' statistics rows: a redelivered event, a reordering
-or two workers on one user all end in the same numbers.
+or two workers on one user all end in the same numbers. The figures (UserDayFigures, exact with every write)
+give the counts, totals and active months in time proportional to the user's active days; the first and last
+transaction come from the history index (user_id, -transaction_date, -id), one probe each. So one event costs
+the same for a user with a hundred transactions or a million.
 """
 
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from transactions.models import Transaction, TransactionType
+from transactions.models import Transaction
 
 from .credit import credit_score
-from .models import CreditProfile, UserStatistics
+from .models import CreditProfile, UserDayFigures, UserStatistics
 
 ZERO = Decimal("0.00")
 REFRESH_CHUNK = 500
 
 
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
 def _user_figures(user_ids: Iterable[int]) -> dict[int, dict]:
-    """Lifetime figures per user with at least one transaction, in one grouped query."""
+    """Lifetime figures per user with at least one transaction, in one grouped query over their day figures."""
+    history = Transaction.objects.filter(user_id=OuterRef("user_id")).values("transaction_date")
     rows = (
-        Transaction.objects.filter(user_id__in=list(user_ids))
+        UserDayFigures.objects.filter(user_id__in=list(user_ids))
         .values("user_id")
         .annotate(
-            transaction_count=Count("id"),
-            credit_count=Count("id", filter=Q(transaction_type=TransactionType.CREDIT)),
-            credit_total=Sum("transaction_amount", filter=Q(transaction_type=TransactionType.CREDIT)),
-            debit_count=Count("id", filter=Q(transaction_type=TransactionType.DEBIT)),
-            debit_total=Sum("transaction_amount", filter=Q(transaction_type=TransactionType.DEBIT)),
-            first_transaction_at=Min("transaction_date"),
-            last_transaction_at=Max("transaction_date"),
-            active_months=Count(TruncMonth("transaction_date", tzinfo=timezone.get_default_timezone()), distinct=True),
+            credit_count=Sum("credit_count"),
+            credit_cents=Sum("credit_cents"),
+            debit_count=Sum("debit_count"),
+            debit_cents=Sum("debit_cents"),
+            # Days are calendar days in TIME_ZONE, so their months are too.
+            active_months=Count(TruncMonth("day"), distinct=True),
+        )
+        # Annotated after the aggregates, so that they are not grouped by: one index probe per user, not per day.
+        .annotate(
+            first_transaction_at=Subquery(history.order_by("transaction_date", "id")[:1]),
+            last_transaction_at=Subquery(history.order_by("-transaction_date", "-id")[:1]),
         )
         .order_by()
     )
     figures = {}
     for row in rows:
-        row["credit_total"] = row["credit_total"] or ZERO
-        row["debit_total"] = row["debit_total"] or ZERO
+        if row["first_transaction_at"] is None:
+            continue  # figures without rows (changed in SQL): nothing to score until the reconciliation
+        row["transaction_count"] = row["credit_count"] + row["debit_count"]
+        row["credit_total"] = _money(row.pop("credit_cents"))
+        row["debit_total"] = _money(row.pop("debit_cents"))
         figures[row["user_id"]] = row
     return figures
 
@@ -53,10 +67,13 @@ def refresh_locked(user_ids: list[int], *, event_id: int | None = None) -> None:
     workers refreshing one user run one after the other, and the later one reads the later data.
     """
     now = timezone.now()
+    # Created or touched, and so locked, in one statement (ON CONFLICT DO UPDATE locks the rows it meets).
     UserStatistics.objects.bulk_create(
-        [UserStatistics(user_id=user_id, updated_at=now) for user_id in user_ids], ignore_conflicts=True
+        [UserStatistics(user_id=user_id, updated_at=now) for user_id in sorted(user_ids)],
+        update_conflicts=True,
+        unique_fields=["user_id"],
+        update_fields=["updated_at"],
     )
-    list(UserStatistics.objects.select_for_update().filter(user_id__in=user_ids).order_by("user_id"))
     figures = _user_figures(user_ids)
     stats, profiles = [], []
     for user_id in user_ids:
@@ -101,14 +118,14 @@ def refresh_locked(user_ids: list[int], *, event_id: int | None = None) -> None:
 
 
 def refresh_users(*, user_ids: Iterable[int] | None = None) -> int:
-    """Bring statistics and credit profiles of these users (None: every user) up to date from raw rows.
+    """Bring statistics and credit profiles of these users (None: every user) up to date from their figures.
 
     For paths that write without outbox events (bulk loads, ``seed_demo``, ``rebuild_analytics``);
     raises no alerts, since a bulk load is not a stream of individual money movements. Returns the
     number of users refreshed.
     """
     if user_ids is None:
-        known = set(Transaction.objects.values_list("user_id", flat=True).distinct().order_by())
+        known = set(UserDayFigures.objects.values_list("user_id", flat=True).distinct().order_by())
         known |= set(UserStatistics.objects.values_list("user_id", flat=True))
         known |= set(CreditProfile.objects.values_list("user_id", flat=True))
     else:

@@ -15,16 +15,19 @@ from . import figures, processing, service_figures, statistics, webhooks
 
 @shared_task(bind=True, max_retries=None, name=outbox.PROCESS_EVENT_TASK)
 def process_event(self, event_id: int) -> None:
-    """Apply one outbox event, then the overview's share of the write; failures are recorded on the event and
-    retried until it is given up."""
+    """Apply one outbox event (and in-process, the overview's share of the write); failures are recorded on the
+    event and retried until it is given up."""
     try:
         processing.process_event(event_id=event_id)
     except Exception as exc:
         delay = outbox.record_failure(event_id=event_id, error=exc)
         if delay is not None:
             raise self.retry(countdown=delay, exc=exc) from exc
-    # After the event's commit, in its own transactions: the day the write changed (and any other pending).
-    service_figures.apply_changes()
+    # The overview's share of the write (the service-wide figures of the day it changed) costs what that day's
+    # active users do, not this user: with a broker, beat's periodic refresh folds it (OVERVIEW_MAX_AGE allows
+    # for that); in-process, where nothing periodic runs, right after the event's commit.
+    if outbox.in_process():
+        service_figures.apply_changes()
 
 
 @shared_task(bind=True, max_retries=None, name=webhooks.DELIVER_ALERT_TASK)
@@ -38,7 +41,7 @@ def deliver_alert(self, alert_id: int) -> None:
 
 @shared_task
 def relay_pending_work() -> dict:
-    """Periodic (beat): publish events and alert pushes whose first publish or retry got lost."""
+    """Periodic (beat, every second): publish the pending outbox events, and alert pushes whose retry got lost."""
     events = outbox.relay()
     # A failed event publish means the broker is down again: the pushes wait for the next run too.
     pushes = webhooks.relay() if events.complete else 0

@@ -197,8 +197,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# A publish from a request must fail fast when the broker is down (the outbox relay delivers later):
-# short connect timeouts and a single connection attempt, never kombu's default of retrying forever.
+# A publish must fail fast when the broker is down (the relay tries again at its next run; a web process
+# publishes nothing but the embedded mode's in-process tasks): short connect timeouts and a single
+# connection attempt, never kombu's default of retrying forever.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The worker and beat wait for the broker however long it is gone, in the same process (Celery's
@@ -222,9 +223,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 
 # --- Processing after a write (SPEC §7) -----------------------------------------------------
-# An outbox event still pending this many seconds after its write is re-published by the relay.
-OUTBOX_RELAY_DELAY = 10
-# After a relay publishes an event, it waits this long before publishing it again.
+# With a broker, the relay publishes every pending event (no request waits for the broker), run by beat every
+# OUTBOX_RELAY_INTERVAL seconds: a write's processing starts about that long after its commit, well inside 30 s.
+OUTBOX_RELAY_INTERVAL = env.float("OUTBOX_RELAY_INTERVAL", default=1.0)
+# After a relay publishes an event, it waits this long before publishing it again (a lost message).
 OUTBOX_RELAY_LEASE = 60
 OUTBOX_RELAY_BATCH = 500
 # Attempts of one event before it is marked failed (backoff 5 s doubling to at most 10 min, plus jitter).
@@ -460,7 +462,13 @@ ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
 # What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation,
 # the audit's retention purge (hourly, a bounded amount each time, so a backlog drains without long runs).
 CELERY_BEAT_SCHEDULE = {
-    "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
+    # A relay message left unconsumed (no worker running) expires instead of piling up: a later one does its work.
+    # Expiry is judged on the worker's clock against beat's, so it leaves a wide margin for clock skew.
+    "relay-pending-work": {
+        "task": "analytics.tasks.relay_pending_work",
+        "schedule": OUTBOX_RELAY_INTERVAL,
+        "options": {"expires": max(60.0, 10 * OUTBOX_RELAY_INTERVAL)},
+    },
     "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
     "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
     "audit-purge": {"task": "transactions.tasks.purge_audit_records", "schedule": 60 * 60.0},

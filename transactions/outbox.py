@@ -1,28 +1,33 @@
-"""An outbox event's whole life (SPEC §7): recorded in its write's database transaction, published after the
-commit, retried with backoff, given up on, requeued, and relayed when its publish got lost.
+"""An outbox event's whole life (SPEC §7): recorded in its write's database transaction, published, retried with
+backoff, given up on, requeued.
 
 The processing itself is ``analytics``', which ``transactions`` never imports: an event is published as a
-message naming its task through the Celery app. Publishing never holds a request for long: short timeouts
-(settings ``CELERY_BROKER_*``) and a single immediate retry on a fresh connection
-(``CELERY_TASK_PUBLISH_RETRY_POLICY``: a pooled connection is stale after a broker restart); on failure the
-event stays pending and the periodic relay publishes it later.
+message naming its task through the Celery app. No request waits for the broker: with a broker, the periodic
+relay (every OUTBOX_RELAY_INTERVAL seconds) is the only publisher of new events, one bounded publish each
+(settings ``CELERY_BROKER_*``, and a single immediate retry on a fresh connection,
+``CELERY_TASK_PUBLISH_RETRY_POLICY``: a pooled connection is stale after a broker restart); on failure the
+event stays pending for the next run. Without one (the embedded mode, tasks run in-process) an event is
+processed right after its write commits.
 """
 
 import datetime as dt
 import logging
 import random
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from fido.celery import app
 
 from .models import OutboxEvent
+from .signals import Statement
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +42,66 @@ class Relayed(NamedTuple):
     complete: bool  # False: a publish failed (the broker is down again) and the rest waits for the next run
 
 
-def record(*, kind: str, txn_id: int, user_id: int, previous_user_id: int | None = None) -> OutboxEvent:
-    """Store the work a write owes, inside the write's database transaction; publish it once that commits."""
-    event = OutboxEvent.objects.create(
-        kind=kind, transaction_id=txn_id, user_id=user_id, previous_user_id=previous_user_id
-    )
-    transaction.on_commit(partial(publish, event.pk))
+def in_process() -> bool:
+    """Tasks run in this process (no broker: the embedded mode), so nothing relays: publish after the commit."""
+    return bool(app.conf.task_always_eager)
+
+
+def record(
+    *,
+    kind: str,
+    txn_id: int,
+    user_id: int,
+    previous_user_id: int | None = None,
+    statements: Sequence[Statement] = (),
+) -> OutboxEvent:
+    """Store the work a write owes, with the statements it owes besides, inside the write's database transaction.
+
+    On PostgreSQL the statements and the event's insert are one ``WITH`` statement (one round trip); on SQLite
+    they run one after the other. Processing follows the commit: in-process at once, or through the relay.
+    """
+    event = OutboxEvent(kind=kind, transaction_id=txn_id, user_id=user_id, previous_user_id=previous_user_id)
+    _insert_with(event, statements)
+    if in_process():
+        transaction.on_commit(partial(publish, event.pk))
     return event
+
+
+def _insert_sql(obj: models.Model) -> tuple[str, list]:
+    """The INSERT ... RETURNING id that ``save()`` would send for an unsaved instance (defaults, auto_now_add)."""
+    opts = obj._meta
+    query = InsertQuery(type(obj))
+    query.insert_values([field for field in opts.local_concrete_fields if field is not opts.auto_field], [obj])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [opts.pk]
+    [(sql, params)] = compiler.as_sql()
+    return sql, list(params)
+
+
+def _insert_with(event: OutboxEvent, statements: Sequence[Statement]) -> None:
+    event_sql, event_params = _insert_sql(event)
+    returning = [(number, statement) for number, statement in enumerate(statements) if statement.then]
+    with connection.cursor() as cursor:
+        if statements and connection.vendor == "postgresql":
+            members = "".join(f"s{number} AS ({statement.sql}), " for number, statement in enumerate(statements))
+            # Each member with a `then` hands back its RETURNING rows as one JSON array.
+            results = "".join(f", (SELECT COALESCE(json_agg(s{n}), '[]'::json) FROM s{n})" for n, _ in returning)  # noqa: S608
+            cursor.execute(
+                f"WITH {members}event AS ({event_sql}) SELECT (SELECT id FROM event){results}",  # noqa: S608 (ours)
+                [param for statement in statements for param in statement.params] + event_params,
+            )
+            event.pk, *returned = cursor.fetchone()
+            for (_, statement), rows in zip(returning, returned, strict=True):
+                statement.then([tuple(row.values()) for row in rows])
+        else:
+            for statement in statements:
+                cursor.execute(statement.sql, statement.params)
+                if statement.then:
+                    statement.then(cursor.fetchall())
+            cursor.execute(event_sql, event_params)
+            event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def send(task_name: str, object_id: int, *, what: str) -> bool:
@@ -102,7 +160,7 @@ def record_failure(*, event_id: int, error: BaseException) -> float | None:
 
 @transaction.atomic
 def requeue(*, event_ids: Iterable[int]) -> list[int]:
-    """Make these events pending again with fresh attempts, due now, and publish them on commit.
+    """Make these events pending again with fresh attempts, due now (for the relay, or in-process after the commit).
 
     Done events are left alone. Returns the ids requeued.
     """
@@ -115,8 +173,9 @@ def requeue(*, event_ids: Iterable[int]) -> list[int]:
     OutboxEvent.objects.filter(pk__in=requeued).update(
         status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=timezone.now()
     )
-    for event_id in requeued:
-        transaction.on_commit(partial(publish, event_id))
+    if in_process():
+        for event_id in requeued:
+            transaction.on_commit(partial(publish, event_id))
     return requeued
 
 
@@ -135,25 +194,25 @@ def claim_due(queryset: QuerySet, *, date_field: str, now: dt.datetime) -> list[
 
 
 def relay(*, now: dt.datetime | None = None) -> Relayed:
-    """Publish the events still pending OUTBOX_RELAY_DELAY after their write and due; stop at a failed publish.
+    """Publish every pending event that is due, in batches, oldest first; stop at a failed publish.
 
-    Covers a broker that was down at commit time, a process that died between commit and publish, and a
-    lost retry message.
+    The publisher of new events, and the cover for a broker that was down, a process that died after its
+    claim, and a lost retry message. What is left when half a lease has passed (a backlog) waits for the
+    next run.
     """
     now = now or timezone.now()
-    event_ids = claim_due(
-        OutboxEvent.objects.filter(
-            status=OutboxEvent.Status.PENDING,
-            created_at__lte=now - dt.timedelta(seconds=settings.OUTBOX_RELAY_DELAY),
-        ),
-        date_field="next_attempt_at",
-        now=now,
-    )
-    for position, event_id in enumerate(event_ids):
-        if not publish(event_id):
-            # Unclaimed, so the next run tries them again at once.
-            OutboxEvent.objects.filter(pk__in=event_ids[position:], status=OutboxEvent.Status.PENDING).update(
-                next_attempt_at=None
-            )
-            return Relayed(position, complete=False)
-    return Relayed(len(event_ids), complete=True)
+    deadline = time.monotonic() + settings.OUTBOX_RELAY_LEASE / 2
+    pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING)
+    published = 0
+    while True:
+        event_ids = claim_due(pending, date_field="next_attempt_at", now=now)
+        for position, event_id in enumerate(event_ids):
+            if not publish(event_id):
+                # Unclaimed, so the next run tries them again at once.
+                OutboxEvent.objects.filter(pk__in=event_ids[position:], status=OutboxEvent.Status.PENDING).update(
+                    next_attempt_at=None
+                )
+                return Relayed(published + position, complete=False)
+        published += len(event_ids)
+        if len(event_ids) < settings.OUTBOX_RELAY_BATCH or time.monotonic() > deadline:
+            return Relayed(published, complete=True)

@@ -1,6 +1,7 @@
 """Writes to transactions. Every write is one database transaction holding the row, the derived
-figures (through ``transaction_written`` receivers) and an outbox event (``outbox.py``); work after it
-is triggered on commit.
+figures (the ``Statement``s that ``transaction_written`` receivers return) and an outbox event
+(``outbox.py``), which on PostgreSQL go to the database as one statement; the processing of the event
+follows the commit (``outbox.py``: the relay, or in-process in the embedded mode).
 
 The users' cache generations are replaced only after the commit (fido/cache.py), so no reader can cache
 a pre-write answer under the new generation.
@@ -11,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fido import cache
@@ -20,12 +21,33 @@ from . import audit, outbox
 from .fields import name_hash
 from .models import OutboxEvent, Transaction
 from .rules import WRITABLE_FIELDS
-from .signals import TxnFacts, transaction_written, transactions_bulk_written
+from .signals import Statement, TxnFacts, transaction_written, transactions_bulk_written
 
 
 def _invalidate_on_commit(user_ids: set[int]) -> None:
     # Robust: a cache outage at that moment must not fail the write that has committed.
     transaction.on_commit(partial(cache.bump_generations, user_ids), robust=True)
+
+
+def _owed(*, before: TxnFacts | None, after: TxnFacts | None) -> list[Statement]:
+    """The statements the receivers of ``transaction_written`` return for this write, in receiver order."""
+    responses = transaction_written.send(sender=Transaction, before=before, after=after)
+    return [statement for _, owed in responses for statement in owed or ()]
+
+
+def _delete_row(txn_id: int) -> Transaction:
+    """Delete a transaction's row and return it as it was, in one statement (the row lock included)."""
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    deleted = list(
+        Transaction.objects.raw(
+            f"DELETE FROM {table} WHERE id = %s RETURNING *",  # noqa: S608  (no user text)
+            [txn_id],
+            using=connection.alias,
+        )
+    )
+    if not deleted:
+        raise Transaction.DoesNotExist(f"Transaction {txn_id} does not exist.")
+    return deleted[0]
 
 
 @transaction.atomic
@@ -48,9 +70,13 @@ def transaction_create(
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
     audit.record_created(txn)
-    transaction_written.send(sender=Transaction, before=None, after=TxnFacts.of(txn))
     _invalidate_on_commit({txn.user_id})
-    outbox.record(kind=OutboxEvent.Kind.CREATED, txn_id=txn.pk, user_id=txn.user_id)
+    outbox.record(
+        kind=OutboxEvent.Kind.CREATED,
+        txn_id=txn.pk,
+        user_id=txn.user_id,
+        statements=_owed(before=None, after=TxnFacts.of(txn)),
+    )
     return txn
 
 
@@ -68,27 +94,30 @@ def transaction_update(*, txn_id: int, **changes) -> Transaction:
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
     after = TxnFacts.of(txn)
-    transaction_written.send(sender=Transaction, before=before, after=after)
     _invalidate_on_commit({before.user_id, after.user_id})
     outbox.record(
         kind=OutboxEvent.Kind.UPDATED,
         txn_id=txn.pk,
         user_id=after.user_id,
         previous_user_id=before.user_id if before.user_id != after.user_id else None,
+        statements=_owed(before=before, after=after),
     )
     return txn
 
 
 @transaction.atomic
 def transaction_delete(*, txn_id: int) -> None:
-    """Delete a transaction (row locked), keeping derived figures exact."""
-    txn = Transaction.objects.select_for_update().get(pk=txn_id)
+    """Delete a transaction, keeping derived figures exact."""
+    txn = _delete_row(txn_id)
     before = TxnFacts.of(txn)
     audit.record_deleted(txn)
-    txn.delete()
-    transaction_written.send(sender=Transaction, before=before, after=None)
     _invalidate_on_commit({before.user_id})
-    outbox.record(kind=OutboxEvent.Kind.DELETED, txn_id=before.id, user_id=before.user_id)
+    outbox.record(
+        kind=OutboxEvent.Kind.DELETED,
+        txn_id=before.id,
+        user_id=before.user_id,
+        statements=_owed(before=before, after=None),
+    )
 
 
 @transaction.atomic

@@ -1,13 +1,15 @@
 """Signals the write side sends; other apps (analytics) listen, so `transactions` imports none of them.
 
-``transaction_written`` is sent *inside* the write's database transaction, so a receiver's database
-work commits or rolls back with the write. Receivers get plain facts, never the name:
-``before`` and ``after`` are ``TxnFacts`` or ``None`` (None before a create, after a delete).
+``transaction_written`` is sent *inside* the write's database transaction. Receivers get plain facts,
+never the name: ``before`` and ``after`` are ``TxnFacts`` or ``None`` (None before a create, after a
+delete). A receiver returns the database work it owes the write as ``Statement``s (or None); the write
+runs them with its outbox event, in one SQL statement on PostgreSQL, so they commit or roll back with it.
 
 ``transactions_bulk_written`` is sent inside a bulk insert's transaction with ``facts``, a list of
 ``TxnFacts`` for every inserted row.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +18,21 @@ from django.dispatch import Signal
 
 transaction_written = Signal()
 transactions_bulk_written = Signal()
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One data-modifying SQL statement (INSERT, UPDATE or DELETE, optionally with RETURNING) a write owes.
+
+    On PostgreSQL it runs as a member of the write's one ``WITH`` statement, so it cannot see the other
+    members' changes. ``then``, when given, is called in the write's transaction with the rows its
+    RETURNING clause gave, as tuples; their columns need distinct names, and on PostgreSQL they arrive
+    as JSON values (a date as ``YYYY-MM-DD`` text).
+    """
+
+    sql: str
+    params: Sequence
+    then: Callable[[list[tuple]], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

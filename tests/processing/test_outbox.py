@@ -6,12 +6,14 @@ from http import HTTPStatus
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics import statistics, tasks
-from analytics.models import Alert, UserStatistics
+from analytics.models import Alert, OverviewChange, UserDayFigures, UserStatistics
+from fido.celery import app as celery_app
 from transactions import outbox, services
 from transactions.models import OutboxEvent, Transaction
 
@@ -57,18 +59,39 @@ def test_a_rolled_back_write_publishes_nothing_and_leaves_no_event(published, dj
     assert not Transaction.objects.exists()
 
 
-def test_the_event_is_stored_in_the_writes_own_transaction(write_client, txn_body, monkeypatch, published):
-    def broken_create(**kwargs):
-        raise RuntimeError("outbox unavailable")
-
-    monkeypatch.setattr(OutboxEvent.objects, "create", broken_create)
+def test_the_event_is_stored_in_the_writes_own_transaction(write_client, txn_body, published):
+    table = OutboxEvent._meta.db_table
     write_client.raise_request_exception = False
-
-    response = write_client.post(LIST, txn_body, format="json")
+    with connection.cursor() as cursor:  # the outbox is unavailable: its insert fails in the database
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    try:
+        response = write_client.post(LIST, txn_body, format="json")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
 
     assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
     assert not Transaction.objects.exists()
+    assert not UserDayFigures.objects.exists()
     assert published == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs them one after the other")
+def test_on_postgresql_the_figures_the_overview_note_and_the_event_are_one_statement():
+    with CaptureQueriesContext(connection) as queries:
+        services.transaction_create(
+            user_id=7,
+            full_name="Kofi Boateng",
+            transaction_date=timezone.now(),
+            transaction_amount=Decimal("50.00"),
+            transaction_type="credit",
+        )
+
+    owed = [query["sql"] for query in queries if OutboxEvent._meta.db_table in query["sql"]]
+    assert len(owed) == 1
+    assert UserDayFigures._meta.db_table in owed[0] and OverviewChange._meta.db_table in owed[0]
+    assert UserDayFigures.objects.get(user_id=7).credit_cents == 5000
+    assert OverviewChange.objects.count() == 1
 
 
 def test_update_and_delete_store_events_naming_both_users(write_api):
@@ -179,23 +202,62 @@ def test_retry_delays_grow_exponentially_with_jitter():
     assert all(base <= delay <= base * 1.25 for base, delay in zip(bases, delays, strict=True))
 
 
-def test_the_relay_publishes_events_left_pending_and_only_those(write_client, txn_body, published):
-    old = write_client.post(LIST, txn_body, format="json").json()
-    OutboxEvent.objects.filter(transaction_id=old["id"]).update(created_at=timezone.now() - dt.timedelta(minutes=5))
-    fresh = write_client.post(LIST, txn_body, format="json").json()
+def test_the_relay_publishes_pending_events_once_per_lease_and_skips_done_ones(write_client, txn_body, published):
+    first = write_client.post(LIST, txn_body, format="json").json()
+    second = write_client.post(LIST, txn_body, format="json").json()
     done = write_client.post(LIST, txn_body, format="json").json()
-    OutboxEvent.objects.filter(transaction_id=done["id"]).update(
-        created_at=timezone.now() - dt.timedelta(minutes=5), status=OutboxEvent.Status.DONE
+    OutboxEvent.objects.filter(transaction_id=done["id"]).update(status=OutboxEvent.Status.DONE)
+    pending = list(
+        OutboxEvent.objects.filter(transaction_id__in=[first["id"], second["id"]]).values_list("pk", flat=True)
     )
-    old_event = OutboxEvent.objects.get(transaction_id=old["id"])
 
-    assert tasks.relay_pending_work.apply().get() == {"events": 1, "alert_deliveries": 0}
-    assert published == [old_event.pk]
-    # Claimed for a lease: the next run does not publish it again while the worker works on it.
+    assert tasks.relay_pending_work.apply().get() == {"events": 2, "alert_deliveries": 0}
+    assert published == sorted(pending)
+    # Claimed for a lease: the next run does not publish them again while a worker works on them.
     assert tasks.relay_pending_work.apply().get() == {"events": 0, "alert_deliveries": 0}
     later = timezone.now() + dt.timedelta(seconds=settings.OUTBOX_RELAY_LEASE + 1)
     assert outbox.relay(now=later).published == 2
-    assert fresh["id"] in OutboxEvent.objects.filter(pk__in=published).values_list("transaction_id", flat=True)
+
+
+@override_settings(OUTBOX_RELAY_BATCH=2)
+def test_the_relay_publishes_a_backlog_in_batches_in_one_run(write_client, txn_body, published):
+    for _ in range(5):
+        write_client.post(LIST, txn_body, format="json")
+
+    assert outbox.relay() == outbox.Relayed(5, complete=True)
+    assert published == sorted(OutboxEvent.objects.values_list("pk", flat=True))
+
+
+def test_a_failed_publish_stops_the_relay_and_leaves_the_rest_due_for_the_next_run(write_client, txn_body, monkeypatch):
+    for _ in range(3):
+        write_client.post(LIST, txn_body, format="json")
+    attempts = []
+
+    def broker_down_after_one(event_id):
+        attempts.append(event_id)
+        return len(attempts) == 1
+
+    monkeypatch.setattr(outbox, "publish", broker_down_after_one)
+
+    assert outbox.relay() == outbox.Relayed(1, complete=False)
+    assert len(attempts) == 2
+    # The unpublished two are due at once; the published one is leased.
+    monkeypatch.setattr(outbox, "publish", lambda event_id: attempts.append(event_id) or True)
+    assert outbox.relay() == outbox.Relayed(2, complete=True)
+    assert set(attempts[2:]) == set(OutboxEvent.objects.values_list("pk", flat=True)) - {attempts[0]}
+
+
+def test_with_a_broker_a_write_publishes_nothing_itself(
+    write_client, txn_body, published, django_capture_on_commit_callbacks
+):
+    celery_app.conf.task_always_eager = False  # restored by the _task_mode fixture
+    with django_capture_on_commit_callbacks(execute=True):
+        response = write_client.post(LIST, txn_body, format="json")
+    assert response.status_code == HTTPStatus.CREATED
+
+    assert published == []
+    assert outbox.relay().published == 1
+    assert published == [OutboxEvent.objects.get(transaction_id=response.json()["id"]).pk]
 
 
 def test_bulk_loads_are_brought_up_to_date_by_refresh_users():

@@ -1,4 +1,4 @@
-"""Services mode: a real Celery worker against the real broker, and a write made while the broker is down."""
+"""Services mode: a real Celery worker and beat against the real broker, and a write made while the broker is down."""
 
 import json
 import os
@@ -81,6 +81,20 @@ def celery_worker(test_database_env, tmp_path):
 
 
 @pytest.fixture
+def celery_beat(test_database_env, tmp_path):
+    """`celery -A fido beat` as a subprocess: the relay that publishes every write's event."""
+    log = (tmp_path / "beat.log").open("w")
+    command = [sys.executable, "-m", "celery", "-A", "fido", "beat", "--loglevel", "INFO"]
+    command += ["--schedule", str(tmp_path / "beat-schedule")]
+    process = subprocess.Popen(  # noqa: S603 (our own command line)
+        command, cwd=BASE_DIR, env=test_database_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    yield tmp_path / "beat.log"
+    _stop(process)
+    log.close()
+
+
+@pytest.fixture
 def server_without_broker(test_database_env, tmp_path):
     """The app served by gunicorn with CELERY_BROKER_URL pointing at a closed port."""
     port = free_port()
@@ -107,10 +121,11 @@ def server_without_broker(test_database_env, tmp_path):
     log.close()
 
 
-def test_a_real_worker_processes_a_write_end_to_end(write_client, txn_body, celery_worker):
+def test_a_real_worker_processes_a_write_end_to_end(write_client, txn_body, celery_worker, celery_beat):
     response = write_client.post(LIST, {**txn_body, "transaction_amount": "25000.00"}, format="json")
     assert response.status_code == HTTPStatus.CREATED
     txn_id = response.json()["id"]
+    # The request published nothing: beat's relay does, within its interval.
 
     event = wait_for(
         lambda: OutboxEvent.objects.filter(transaction_id=txn_id, status=OutboxEvent.Status.DONE).first(),

@@ -6,6 +6,8 @@ from http import HTTPStatus
 import pytest
 from django.db import connection
 
+from analytics.figures import figures_from_raw_rows
+from analytics.models import UserDayFigures
 from tests.conftest import _client_with_token
 from transactions.clients import api_client_create
 from transactions.models import IdempotencyRecord, Transaction
@@ -92,3 +94,25 @@ def test_delete_racing_patches_never_fails_with_a_500(token_key, txn_body):
     assert set(statuses[1:]) <= {HTTPStatus.OK, HTTPStatus.NOT_FOUND}
     assert client.get(detail_url(txn_id)).status_code == HTTPStatus.NOT_FOUND
     assert not Transaction.objects.exists()
+
+
+def test_racing_creates_and_deletes_on_one_user_and_day_keep_the_figures_exact(token_key, txn_body):
+    def churn(keep: bool):
+        def run():
+            client = _client_with_token(token_key)
+            statuses = []
+            for _ in range(4):
+                response = client.post(LIST_URL, txn_body, format="json")
+                statuses.append(response.status_code)
+                if not keep:  # empties the user's day again and again while the others fill it
+                    statuses.append(client.delete(detail_url(response.json()["id"])).status_code)
+            return statuses
+
+        return run
+
+    results = race(*[churn(keep=index % 2 == 0) for index in range(THREADS)])
+
+    assert {status for statuses in results for status in statuses} <= {HTTPStatus.CREATED, HTTPStatus.NO_CONTENT}
+    assert Transaction.objects.count() == THREADS // 2 * 4
+    maintained = set(UserDayFigures.objects.values_list("user_id", "day", "credit_count", "credit_cents"))
+    assert maintained == {row[:4] for row in figures_from_raw_rows()}
