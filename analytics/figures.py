@@ -8,19 +8,22 @@ the same two rows (a move between users) take their locks in the same order and 
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Round, TruncDate
 from django.utils import timezone
 
 from fido.dates import as_date, local_day
 from transactions.models import Transaction, TransactionType
+from transactions.rules import BIGINT_MAX
 from transactions.signals import TxnFacts
 
-from .models import OverviewChange, UserDayFigures
+from .models import USER_DAY_CENTS_FIT, OverviewChange, UserDayFigures
 
 BATCH = 500
 FIELDS = ("credit_count", "credit_cents", "debit_count", "debit_cents")
@@ -73,6 +76,35 @@ def apply_deltas(deltas: Deltas) -> None:
                 emptied,
             )
     OverviewChange.objects.bulk_create([OverviewChange(day=day) for day in sorted({day for (_, day), _ in changed})])
+
+
+DAY_TOTAL_LIMIT = Decimal(BIGINT_MAX).scaleb(-2)
+DAY_TOTAL_LIMIT_MESSAGE = (
+    f"This would take the user's credits or debits on one day past {DAY_TOTAL_LIMIT:,}, the most one user's "
+    "day can hold."
+)
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE for "bigint out of range"
+
+
+def day_total_limit_error() -> ValidationError:
+    return ValidationError({"transaction_amount": ValidationError(DAY_TOTAL_LIMIT_MESSAGE, code="day_total_limit")})
+
+
+@contextmanager
+def within_day_limits(deltas: Deltas) -> Iterator[None]:
+    """Refuse, as a validation error of the amount (400), a write that would take a user's day total past a
+    bigint; the write's transaction then rolls back whole. PostgreSQL refuses the overflowing upsert by itself,
+    SQLite through the figures' check constraint (it would otherwise store a float); a delta too large to bind
+    at all (a bulk load) is refused before any SQL."""
+    if any(abs(value) > BIGINT_MAX for delta in deltas.values() for value in delta):
+        raise day_total_limit_error()
+    try:
+        yield
+    except (DataError, IntegrityError) as exc:
+        overflow = getattr(exc.__cause__, "sqlstate", None) == NUMERIC_VALUE_OUT_OF_RANGE
+        if overflow or USER_DAY_CENTS_FIT in str(exc):
+            raise day_total_limit_error() from exc
+        raise
 
 
 def figures_from_raw_rows():

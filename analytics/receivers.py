@@ -15,7 +15,8 @@ def keep_figures_on_write(sender, *, before=None, after=None, **kwargs) -> None:
     deltas = figures.new_deltas()
     figures.add_facts(deltas, before, -1)
     figures.add_facts(deltas, after, +1)
-    figures.apply_deltas(deltas)
+    with figures.within_day_limits(deltas):
+        figures.apply_deltas(deltas)
 
 
 @receiver(transactions_bulk_written, dispatch_uid="analytics.figures.transactions_bulk_written")
@@ -24,7 +25,8 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
     deltas = figures.new_deltas()
     for one in facts:
         figures.add_facts(deltas, one, +1)
-    figures.apply_deltas(deltas)
+    with figures.within_day_limits(deltas):
+        figures.apply_deltas(deltas)
     users = {user_id for user_id, _ in deltas}
     # Bulk loads write no outbox events: bring the users' statistics and credit profiles, and the
     # overview's days, up to date once the load has committed, so the command exits with everything exact.
