@@ -349,3 +349,14 @@ def test_gunicorn_limits_are_never_tighter_than_the_proxys():
     assert config["limit_request_field_size"] >= line_bytes + 2 + 1  # gunicorn counts the CRLF; nginx adds a space
     shortest_header = len("a:b\r\n")
     assert config["limit_request_fields"] >= (first_kib + count * size_kib) * 1024 // shortest_header
+
+
+def test_the_proxy_refuses_bodies_at_the_services_own_limit():
+    """The same byte: a body the service would take always reaches it, and one it would refuse is refused
+    unread by the proxy (let through, gunicorn would close on a body it never read, and nginx answer 502)."""
+    from django.conf import settings
+
+    edge = (BASE_DIR / "deploy" / "nginx" / "fido.conf").read_text()
+    size, unit = re.search(r"client_max_body_size (\d+)([km]?);", edge).groups()
+
+    assert int(size) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit] == settings.MAX_REQUEST_BODY_BYTES
