@@ -146,9 +146,7 @@ def self_signed_certificate(directory: Path) -> Path:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -157,9 +155,7 @@ def self_signed_certificate(directory: Path) -> Path:
     cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     key_path.chmod(0o600)
     return cert_path
@@ -369,9 +365,14 @@ class EdgeRun:
             raise StageError(f"create_api_client failed: {client.stderr[-2000:]}")
         self.token = client.stdout.strip().splitlines()[-1]
         staff = self.deployment.manage(
-            "createsuperuser", "--noinput", "--username", STAFF, "--email", "edge@example.com",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            STAFF,
+            "--email",
+            "edge@example.com",
             DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
-        )  # fmt: skip
+        )
         if staff.returncode != 0:
             raise StageError(f"createsuperuser failed: {staff.stderr[-2000:]}")
         self.web = self.deployment.start("web")
@@ -438,24 +439,25 @@ class EdgeRun:
     def oversized_requests(self) -> None:
         flood = "".join(f"X-Flood-{n}: {'v' * 20}\r\n" for n in range(2000)).encode()
         many = self.plain.send(b"GET /api/v1/transactions/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + flood + b"\r\n")
-        self.report.check("a header flood under /api/: JSON 431", many.is_json_error(431, "request_header_too_large"),
-                          many.describe())  # fmt: skip
+        self.report.check(
+            "a header flood under /api/: JSON 431", many.is_json_error(431, "request_header_too_large"), many.describe()
+        )
         big = self.plain.request("GET", "/api/v1/transactions/", {"X-Big": "v" * 9000})
-        self.report.check("one 9 KiB header under /api/: JSON 431", big.is_json_error(431, "request_header_too_large"),
-                          big.describe())  # fmt: skip
+        self.report.check(
+            "one 9 KiB header under /api/: JSON 431", big.is_json_error(431, "request_header_too_large"), big.describe()
+        )
         url = self.plain.request("GET", "/api/v1/transactions/?q=" + "a" * 9000)
         self.report.check("a 9 KiB URL: JSON 414", url.is_json_error(414, "uri_too_long"), url.describe())
         twice = self.plain.send(b"GET /api/v1/transactions/ HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: other\r\n\r\n")
-        self.report.check("a malformed request under /api/: JSON 400", twice.is_json_error(400, "parse_error"),
-                          twice.describe())  # fmt: skip
+        self.report.check(
+            "a malformed request under /api/: JSON 400", twice.is_json_error(400, "parse_error"), twice.describe()
+        )
 
         # The largest request nginx lets through reaches the service (JSON), never a gunicorn HTML refusal.
         start = "GET /api/v1/transactions/?transaction_type="
         longest = start + "a" * (8190 - len(start) - len(" HTTP/1.1"))
-        at_limit = self.tls.send(
-            f"{longest} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {self.token}\r\n"
-            f"X-Long: {'v' * 8180}\r\n".encode() + b"".join(b"a:b\r\n" for _ in range(900)) + b"Connection: close\r\n\r\n"
-        )
+        head = f"{longest} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {self.token}\r\nX-Long: {'v' * 8180}\r\n"
+        at_limit = self.tls.send(head.encode() + b"a:b\r\n" * 900 + b"Connection: close\r\n\r\n")
         self.report.check(
             "the longest URL and header line nginx takes, with 900 more headers, reach the service: its JSON 400",
             at_limit.status == 400 and (at_limit.json() or {}).get("errors", [{}])[0].get("attr") == "transaction_type",
@@ -490,9 +492,11 @@ class EdgeRun:
             forged.describe(),
         )
         over_tls = self.api("GET", path, **{"X-Forwarded-Proto": "http"})
-        self.report.check("over TLS through the proxy (whatever the client claims): 200", over_tls.status == 200,
-                          over_tls.describe())  # fmt: skip
-        direct = self.direct.request("GET", path, {"X-Forwarded-Proto": "https", "Authorization": f"Token {self.token}"})
+        self.report.check(
+            "over TLS through the proxy (whatever the client claims): 200", over_tls.status == 200, over_tls.describe()
+        )
+        claim = {"X-Forwarded-Proto": "https", "Authorization": f"Token {self.token}"}
+        direct = self.direct.request("GET", path, claim)
         self.report.check(
             "straight to gunicorn from a peer that is not the proxy, X-Forwarded-Proto: https is ignored (redirected)",
             direct.status == 301,
@@ -502,8 +506,9 @@ class EdgeRun:
         control = Client(self.web_port, source=PROXY_ADDRESS).request(
             "GET", path, {"X-Forwarded-Proto": "https", "Authorization": f"Token {self.token}"}
         )
-        self.report.check("(control: from the proxy's address gunicorn believes it: 200)", control.status == 200,
-                          control.describe())  # fmt: skip
+        self.report.check(
+            "(control: from the proxy's address gunicorn believes it: 200)", control.status == 200, control.describe()
+        )
 
     def admin_lockout(self) -> None:
         here = AdminLogin(self.tls)
