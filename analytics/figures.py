@@ -10,19 +10,22 @@ outbox event; a row a delta leaves empty is deleted afterwards, only when that h
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Round, TruncDate
 from django.utils import timezone
 
 from fido.dates import as_date, local_day
 from transactions.models import Transaction, TransactionType
+from transactions.rules import BIGINT_MAX
 from transactions.signals import Statement, TxnFacts
 
-from .models import OverviewChange, UserDayFigures
+from .models import USER_DAY_CENTS_FIT, OverviewChange, UserDayFigures
 
 BATCH = 500
 FIELDS = ("credit_count", "credit_cents", "debit_count", "debit_cents")
@@ -60,6 +63,7 @@ def _upsert(table: str, batch: list) -> Statement:
         + " RETURNING user_id, day, credit_count + debit_count AS transaction_count",
         [value for (user_id, day), delta in batch for value in (user_id, day, *delta)],
         then=_delete_emptied,
+        errors=day_limit_error_for,
     )
 
 
@@ -105,6 +109,49 @@ def apply_deltas(deltas: Deltas) -> None:
 def amount_cents(field: str = "transaction_amount"):
     """An amount column as whole cents (an exact integer sum on every backend)."""
     return Cast(Round(F(field) * 100), BigIntegerField())
+
+
+DAY_TOTAL_LIMIT = Decimal(BIGINT_MAX).scaleb(-2)
+DAY_TOTAL_LIMIT_MESSAGE = (
+    f"This would take the user's credits or debits on one day past {DAY_TOTAL_LIMIT:,}, the most one user's "
+    "day can hold."
+)
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE for "bigint out of range"
+
+
+def day_total_limit_error() -> ValidationError:
+    return ValidationError({"transaction_amount": ValidationError(DAY_TOTAL_LIMIT_MESSAGE, code="day_total_limit")})
+
+
+def check_deltas_fit(deltas: Deltas) -> None:
+    """Refuse before any SQL a delta too large to bind at all (a bulk load of huge amounts)."""
+    if any(abs(value) > BIGINT_MAX for delta in deltas.values() for value in delta):
+        raise day_total_limit_error()
+
+
+def day_limit_error_for(exc: Exception) -> ValidationError | None:
+    """The 400 of a figures upsert that would take a user's day total past a bigint, else None.
+
+    PostgreSQL refuses the overflowing upsert by itself; SQLite through the figures' check constraint (it
+    would otherwise store a float). The write's transaction then rolls back whole.
+    """
+    if not isinstance(exc, DataError | IntegrityError):
+        return None
+    overflow = getattr(exc.__cause__, "sqlstate", None) == NUMERIC_VALUE_OUT_OF_RANGE
+    return day_total_limit_error() if overflow or USER_DAY_CENTS_FIT in str(exc) else None
+
+
+@contextmanager
+def within_day_limits(deltas: Deltas) -> Iterator[None]:
+    """Run figures upserts (a bulk load's) refusing, as a 400 of the amount, any that would overflow a day."""
+    check_deltas_fit(deltas)
+    try:
+        yield
+    except (DataError, IntegrityError) as exc:
+        error = day_limit_error_for(exc)
+        if error is not None:
+            raise error from exc
+        raise
 
 
 def figures_from_raw_rows():

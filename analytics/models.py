@@ -6,11 +6,50 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from transactions.rules import BIGINT_MAX
+
+# The name of the constraint that refuses a user's day total past a bigint (analytics/figures.py reports it).
+USER_DAY_CENTS_FIT = "user_day_figures_cents_fit"
+
+
+class WideIntegerField(models.Field):
+    """A whole number of up to 38 digits, exact on every backend.
+
+    PostgreSQL stores it as numeric(38, 0). SQLite's integers are 64-bit and its numeric columns turn larger
+    values into floats, so there it is stored as text (its decimal digits) and only ever added up in Python.
+    A day cannot overflow it: it holds fewer than 2**63 transactions (their ids are bigints) of at most
+    10**14 cents each, under 10**33 cents in all.
+    """
+
+    description = "Integer (up to 38 digits)"
+    DIGITS = 38
+
+    def db_type(self, connection) -> str:
+        return f"numeric({self.DIGITS}, 0)" if connection.vendor == "postgresql" else "text"
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return None if value is None else int(value)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = value if prepared else self.get_prep_value(value)
+        if value is None or connection.vendor == "postgresql":
+            return value
+        return str(value)
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else int(value)
+
+    def to_python(self, value):
+        return None if value is None else int(value)
+
 
 class UserDayFigures(models.Model):
     """One user's counts and totals on one calendar day (in TIME_ZONE), kept exact by every write.
 
     Totals are whole cents: integer sums are exact on every backend (SQLite keeps decimals as floats).
+    A write adds to them in SQL, so each stays a bigint: a write that would take one past it is refused
+    (analytics/figures.py), which is over 92,000 maximum amounts for one user on one day.
     """
 
     user_id = models.BigIntegerField()
@@ -25,6 +64,10 @@ class UserDayFigures(models.Model):
         constraints = [
             # Also the index every per-user read walks: (user_id, day).
             models.UniqueConstraint(fields=["user_id", "day"], name="user_day_figures_unique"),
+            # PostgreSQL refuses a bigint overflow by itself; SQLite would silently turn the sum into a float.
+            models.CheckConstraint(
+                condition=Q(credit_cents__lte=BIGINT_MAX) & Q(debit_cents__lte=BIGINT_MAX), name=USER_DAY_CENTS_FIT
+            ),
         ]
         indexes = [models.Index(fields=["day"], name="user_day_figures_day_idx")]
 
@@ -36,14 +79,15 @@ class ServiceDayFigures(models.Model):
     """Every user's figures of one day, and the set of that day's active users as a bitmap.
 
     Refreshed from UserDayFigures for the days named in OverviewChange (see analytics/service_figures.py),
-    never on the write path, so writes never contend on a service-wide row.
+    never on the write path, so writes never contend on a service-wide row. Its totals add up every user's
+    day, each up to a bigint, so they are wide integers: no number of users or amounts overflows them.
     """
 
     day = models.DateField(unique=True)
     credit_count = models.BigIntegerField(default=0)
-    credit_cents = models.BigIntegerField(default=0)
+    credit_cents = WideIntegerField(default=0)
     debit_count = models.BigIntegerField(default=0)
-    debit_cents = models.BigIntegerField(default=0)
+    debit_cents = WideIntegerField(default=0)
     user_count = models.BigIntegerField(default=0)
     # Bit n set: the user whose UserOrdinal is n was active that day. OR-ing the days of a
     # period and counting bits gives its exact distinct user count without reading user rows.

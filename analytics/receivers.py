@@ -16,6 +16,7 @@ def keep_figures_on_write(sender, *, before=None, after=None, **kwargs) -> list[
     deltas = figures.new_deltas()
     figures.add_facts(deltas, before, -1)
     figures.add_facts(deltas, after, +1)
+    figures.check_deltas_fit(deltas)
     return figures.delta_statements(deltas)
 
 
@@ -25,7 +26,8 @@ def keep_figures_on_bulk_write(sender, *, facts, **kwargs) -> None:
     deltas = figures.new_deltas()
     for one in facts:
         figures.add_facts(deltas, one, +1)
-    figures.apply_deltas(deltas)
+    with figures.within_day_limits(deltas):
+        figures.apply_deltas(deltas)
     users = {user_id for user_id, _ in deltas}
     # Bulk loads write no outbox events: bring the users' statistics and credit profiles, and the
     # overview's days, up to date once the load has committed, so the command exits with everything exact.

@@ -22,7 +22,19 @@ worker_tmp_dir = "/dev/shm"  # noqa: S108 - gunicorn's documented setting for co
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Only the proxy in front may set X-Forwarded-* (HTTPS_ONLY trusts X-Forwarded-Proto).
+# Only the proxy in front may say a request came over HTTPS: X-Forwarded-Proto (the one header it sets,
+# deploy/nginx/fido.conf) is believed from FORWARDED_ALLOW_IPS alone, the proxy's address (docker-compose.yml
+# sets it); from anyone else the request is plain HTTP, whatever it claims. The service reads the same
+# variable for X-Forwarded-For (fido/proxy.py). No other forwarding header is taken from anyone.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+forwarder_headers = ""
+# The proxy refuses what is too large itself, in the service's JSON error shape; gunicorn's own refusals
+# are HTML, so its limits must never be the tighter ones. The request line: nginx takes up to 8 KiB with
+# its end, 8190 bytes without, which is also gunicorn's maximum. A header line: nginx's 8 KiB, with room for
+# the space it puts after the colon. Header lines: more than nginx's 33 KiB of headers can hold.
+limit_request_line = 8190
+limit_request_field_size = 16384
+limit_request_fields = 8000
 # No runtime control socket: nothing uses it, and it would need a writable home directory.
 control_socket_disable = True

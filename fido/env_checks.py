@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from fido.proxy import parse_allowed
+
 # django-environ reads these words as true; anything else it silently reads as false.
 _TRUE = {"true", "on", "ok", "y", "yes", "1"}
 _FALSE = {"false", "off", "n", "no", "0", ""}
@@ -31,7 +33,13 @@ BOOLEANS = (
     "SECURE_HSTS_PRELOAD",
 )
 # name: smallest allowed value
-POSITIVE_INTEGERS = {"ANALYTICS_CACHE_TTL": 1, "OVERVIEW_MAX_AGE": 1, "DB_CONNECT_TIMEOUT": 1}
+POSITIVE_INTEGERS = {
+    "ANALYTICS_CACHE_TTL": 1,
+    "OVERVIEW_MAX_AGE": 1,
+    "DB_CONNECT_TIMEOUT": 1,
+    "ADMIN_LOGIN_FAILURE_LIMIT": 1,
+    "ADMIN_LOGIN_COOLOFF_MINUTES": 1,
+}
 NON_NEGATIVE_INTEGERS = ("CONN_MAX_AGE", "SECURE_HSTS_SECONDS")
 POSITIVE_SECONDS = (
     "REDIS_CONNECT_TIMEOUT",
@@ -112,6 +120,16 @@ def _choice(choices: set[str], *, upper: bool = False) -> Callable[[str], str | 
     return check
 
 
+def _forwarded_allow_ips(value: str) -> str | None:
+    if not value.strip():
+        return "must name the proxy's address (or network), not be empty"
+    try:
+        parse_allowed(value)
+    except ValueError as exc:
+        return f"must be comma-separated IP addresses or networks (or *): {exc}"
+    return None
+
+
 def fernet_key_problem(keys: list[str]) -> str | None:
     """Why the keys cannot be used (which entry), without ever quoting one; None when all are valid."""
     for position, key in enumerate(keys, start=1):
@@ -137,6 +155,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "TIME_ZONE": _time_zone,
     "LOG_FORMAT": _choice({"json", "plain"}),
     "LOG_LEVEL": _choice(_LOG_LEVELS, upper=True),
+    "FORWARDED_ALLOW_IPS": _forwarded_allow_ips,
 }
 # Empty means unset for these (the default applies); for the others an empty value is itself an error.
 EMPTY_IS_UNSET = {"REDIS_URL", "CELERY_BROKER_URL", "ALERT_WEBHOOK_URL", "DATABASE_REPLICA_URLS"}

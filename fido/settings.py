@@ -6,6 +6,7 @@ cache and tasks executed in-process after commit. Setting ``DATABASE_URL``, ``RE
 """
 
 import base64
+import datetime as dt
 import hashlib
 import os
 from decimal import Decimal, InvalidOperation
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files of our own: no CDN, works offline
     "drf_standardized_errors",
+    "axes",
     "transactions",
     "analytics",
 ]
@@ -94,6 +96,8 @@ MIDDLEWARE = [
     "transactions.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fido.urls"
@@ -302,12 +306,16 @@ MAX_REQUEST_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 # --- Security -------------------------------------------------------------------------------
-# HTTPS_ONLY=1 behind a TLS-terminating proxy: the proxy's X-Forwarded-Proto is trusted, plain HTTP
-# is redirected (health probes excepted), cookies are secure and HSTS is sent. Each piece can be
-# tuned on its own for proxies that already redirect or set HSTS themselves.
+# HTTPS_ONLY=1 behind a TLS-terminating proxy: plain HTTP is redirected (health probes excepted), cookies
+# are secure and HSTS is sent. Each piece can be tuned on its own for proxies that already redirect or set
+# HSTS themselves. Whether a request came in over HTTPS is gunicorn's answer (wsgi.url_scheme): it takes
+# X-Forwarded-Proto from the peers in FORWARDED_ALLOW_IPS only, so SECURE_PROXY_SSL_HEADER stays unset
+# (Django would believe the header from anyone who reaches gunicorn).
 HTTPS_ONLY = env.bool("HTTPS_ONLY", default=False)
-if HTTPS_ONLY:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The peers allowed to set X-Forwarded-* (comma-separated addresses or networks; "*" trusts every peer):
+# the proxy in front of gunicorn only. gunicorn reads it for X-Forwarded-Proto, fido/proxy.py for
+# X-Forwarded-For (the client address the admin login's rate limit counts by).
+FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS_ONLY)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS_ONLY)
@@ -361,11 +369,33 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
 }
 # An API client's model permissions are its scope's (fido/authentication.py), answered without SQL and
-# never widened by groups; staff keep Django's model permissions.
+# never widened by groups; staff keep Django's model permissions. django-axes comes first so that a
+# locked-out admin login is refused before any password is checked (it checks no permission).
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     "fido.authentication.ApiClientScopeBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# The admin login's rate limit (django-axes), for the back office only: API clients authenticate with
+# tokens, which never go through a login and are never counted or slowed. After ADMIN_LOGIN_FAILURE_LIMIT
+# failures for one username from one client address, that pair is refused for ADMIN_LOGIN_COOLOFF_MINUTES
+# (counted from the lockout: attempts meanwhile do not extend it), whatever password it sends. The pair, not
+# the address alone: staff behind one office address do not lock each other out, and nobody can lock a
+# staff member out from everywhere by failing their username. Attempts are kept in the database.
+AXES_ENABLED = True
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "fido.proxy.client_ip"
+AXES_LOCKOUT_CALLABLE = "fido.admin.login_locked_out"
+AXES_VERBOSE = False
+# Every failed attempt is kept too (username, address, time; never the password), for incident review; the
+# admin shows attempts, lockouts and logins, and deleting a lockout's attempt row lifts it.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 # Per-client rate limits (fido/throttling.py), "N/s|min|hour|day"; empty: no limit. Generous by
 # default so that one busy backend service is not throttled; counted in the cache, open when it is down.

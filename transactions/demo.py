@@ -1,10 +1,12 @@
 """Demo data for `seed_demo`: Ghanaian names and mobile-money-like amounts, generated lazily and
 repeatably from a seed, so any number of rows costs the memory of one batch."""
 
+import bisect
 import datetime as dt
+import itertools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from fido.dates import start_of_day
@@ -67,11 +69,31 @@ def _amount(rng: random.Random, *, credit: bool, wealth: float) -> Decimal:
     return min(max(value, MIN_AMOUNT), CAP, MAX_AMOUNT).quantize(CENT)
 
 
+class UserIds(Sequence[int]):
+    """The ids of the ranges given, in order, as one sequence: the n-th new user's id costs a bisect, not a list."""
+
+    def __init__(self, ranges: Iterable[range]):
+        self.ranges = [block for block in ranges if block]
+        self.starts = list(itertools.accumulate((len(block) for block in self.ranges), initial=0))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, index: int) -> int:  # type: ignore[override]  (no slices needed)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        block = bisect.bisect_right(self.starts, index) - 1
+        return self.ranges[block][index - self.starts[block]]
+
+
 def demo_rows(
-    *, users: int, transactions: int, first_user_id: int, end_date: dt.date, days: int, seed: int | None
+    *, user_ids: Sequence[int], transactions: int, end_date: dt.date, days: int, seed: int | None
 ) -> Iterator[dict]:
-    """`transactions` rows over users `first_user_id`.. (each at least one), dated in the `days` whole
-    days before `end_date`. The same arguments and seed give the same rows, in the same order."""
+    """`transactions` rows over the users `user_ids` (each at least one), dated in the `days` whole days
+    before `end_date`. The same arguments and seed give the same rows, in the same order."""
+    users = len(user_ids)
     rng = random.Random(seed)  # noqa: S311  (demo data, not secrets)
     names = [demo_name(rng) for _ in range(users)]
     # A few busy users and many quiet ones, as in real payment data.
@@ -93,7 +115,7 @@ def demo_rows(
             seconds=rng.randrange(3600),
         )
         yield {
-            "user_id": first_user_id + user,
+            "user_id": user_ids[user],
             "full_name": names[user],
             "transaction_date": when,
             "transaction_amount": _amount(rng, credit=credit, wealth=wealth[user]),

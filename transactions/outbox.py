@@ -19,7 +19,7 @@ from functools import partial
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
@@ -79,6 +79,17 @@ def _insert_sql(obj: models.Model) -> tuple[str, list]:
 
 
 def _insert_with(event: OutboxEvent, statements: Sequence[Statement]) -> None:
+    try:
+        _execute_with(event, statements)
+    except DatabaseError as exc:
+        for statement in statements:
+            client_error = statement.errors(exc) if statement.errors else None
+            if client_error is not None:
+                raise client_error from exc
+        raise
+
+
+def _execute_with(event: OutboxEvent, statements: Sequence[Statement]) -> None:
     event_sql, event_params = _insert_sql(event)
     returning = [(number, statement) for number, statement in enumerate(statements) if statement.then]
     with connection.cursor() as cursor:

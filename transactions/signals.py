@@ -27,12 +27,14 @@ class Statement:
     On PostgreSQL it runs as a member of the write's one ``WITH`` statement, so it cannot see the other
     members' changes. ``then``, when given, is called in the write's transaction with the rows its
     RETURNING clause gave, as tuples; their columns need distinct names, and on PostgreSQL they arrive
-    as JSON values (a date as ``YYYY-MM-DD`` text).
+    as JSON values (a date as ``YYYY-MM-DD`` text). ``errors``, when given, turns a database error of the
+    write's statement into the exception the client should get (a 400 for a limit, say), or returns None.
     """
 
     sql: str
     params: Sequence
     then: Callable[[list[tuple]], None] | None = None
+    errors: Callable[[Exception], Exception | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

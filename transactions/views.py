@@ -32,7 +32,10 @@ USER_ID_PARAMETER = OpenApiParameter("user_id", int, OpenApiParameter.PATH, desc
 
 # Codes MoneyField raises that drf-standardized-errors cannot infer from a custom field.
 @extend_validation_errors(
-    ["max_value", "max_decimal_places"], field_name="transaction_amount", actions=["create", "update", "partial_update"]
+    # day_total_limit: the write would take the user's credits or debits of that day past what a day can hold.
+    ["max_value", "max_decimal_places", "day_total_limit"],
+    field_name="transaction_amount",
+    actions=["create", "update", "partial_update"],
 )
 @extend_schema_view(
     create=extend_schema(

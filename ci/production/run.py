@@ -42,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from edge import run_edge
 from services import (
     BASE_DIR,
     Api,
@@ -486,6 +487,7 @@ def main() -> int:
         else:
             for kind in args.broker or ["redis", "rabbitmq"]:
                 run_broker(kind, venv, report, args.keep)
+            run_edge(venv, report, args.keep)  # nginx in front of gunicorn: ci/production/edge.py
     print("== production stage figures")
     for name, value in report.figures:
         print(f"  {name}: {value}")

@@ -40,6 +40,8 @@ def some_of_everything(admin_user, django_capture_on_commit_callbacks):
     for event_id in OutboxEvent.objects.values_list("id", flat=True):
         processing.process_event(event_id=event_id)
     Group.objects.create(name="back-office")
+    # A failed admin login: the login rate limit's attempt and failure rows (django-axes).
+    Client().post(reverse("admin:login"), {"username": "nobody", "password": "wrong-password"})
     call_command("create_api_client", "smoke-reader", scope="read", stdout=StringIO(), stderr=StringIO())
 
 

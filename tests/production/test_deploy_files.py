@@ -3,6 +3,7 @@ the project, ports and variables agree with SPEC §2, the image runs as non-root
 services, health checks, start-up order, env file and named volumes of a production deployment."""
 
 import importlib
+import ipaddress
 import json
 import re
 import shlex
@@ -157,7 +158,7 @@ def test_gunicorn_binds_the_exposed_port():
 def test_compose_has_the_services_of_a_deployment():
     services = compose()["services"]
 
-    assert set(services) == {"db", "cache", "broker", "migrate", "web", "worker", "beat"}
+    assert set(services) == {"db", "cache", "broker", "migrate", "web", "worker", "beat", "proxy"}
     assert services["db"]["image"].startswith("postgres:16")
     assert services["cache"]["image"].startswith("redis:7")
     assert services["broker"]["image"].startswith("rabbitmq:")
@@ -217,7 +218,8 @@ def test_compose_health_checks_and_start_up_order():
         assert depends["migrate"]["condition"] == "service_completed_successfully"
         assert depends["cache"]["condition"] == "service_healthy"
         assert depends["broker"]["condition"] == "service_healthy"
-    assert services["web"]["ports"] == [f"{PORT}:{PORT}"]
+    assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(services["proxy"]["healthcheck"]["test"])
 
 
 def test_compose_reads_its_configuration_from_the_env_file_and_keeps_data_in_named_volumes():
@@ -225,6 +227,9 @@ def test_compose_reads_its_configuration_from_the_env_file_and_keeps_data_in_nam
 
     for name in ("db", "broker", "migrate", "web", "worker", "beat"):
         assert spec["services"][name]["env_file"] == ".env.production"
+    # One exception, tied to the compose file's own network: the proxy's address (test below).
+    assert set(spec["services"]["web"]["environment"]) == {"FORWARDED_ALLOW_IPS"}
+    for name in ("db", "broker", "migrate", "worker", "beat", "proxy"):
         assert "environment" not in spec["services"][name]
     named = set(spec["volumes"])
     for name in ("db", "broker", "beat"):
@@ -268,3 +273,90 @@ def test_dockerignore_keeps_secrets_and_local_data_out_of_the_image():
 
     for entry in (".env", ".venv", ".git", "*.sqlite3"):
         assert entry in ignored
+
+
+# --- The edge: the proxy in front of gunicorn -------------------------------------------------------
+
+
+def gunicorn_config() -> dict:
+    config: dict = {}
+    exec((BASE_DIR / "deploy" / "gunicorn.conf.py").read_text(), config)  # noqa: S102 - our own config file
+    return config
+
+
+def test_only_the_proxy_is_published_and_gunicorn_is_not():
+    services = compose()["services"]
+
+    published = {name for name, service in services.items() if "ports" in service}
+    assert published == {"proxy"}
+    assert services["proxy"]["ports"] == ["80:80", "443:443"]
+    assert services["web"]["expose"] == [str(PORT)]
+
+
+def test_the_proxy_is_nginx_from_its_official_image_at_a_pinned_version():
+    image = compose()["services"]["proxy"]["image"]
+
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+", image), "a pinned nginx version, not a moving tag"
+
+
+def test_the_proxy_runs_the_edge_configuration_in_front_of_gunicorn():
+    proxy = compose()["services"]["proxy"]
+    mounts = {target: source for source, target, *_ in (mount.split(":") for mount in proxy["volumes"])}
+    main = (BASE_DIR / "deploy" / "nginx" / "nginx.conf").read_text()
+
+    assert mounts["/etc/nginx/nginx.conf"] == "./deploy/nginx/nginx.conf"
+    assert mounts["/etc/nginx/fido.conf"] == "./deploy/nginx/fido.conf"
+    assert (BASE_DIR / mounts["/etc/nginx/fido.conf"]).is_file()
+    assert "include /etc/nginx/fido.conf;" in main
+    assert re.search(r"upstream fido_web \{[^}]*server web:(\d+);", main).group(1) == str(PORT)
+    for port in ("80", "443 ssl"):
+        assert f"listen {port};" in main
+    assert mounts["/etc/nginx/tls"] == "./deploy/nginx/tls"
+
+
+def test_only_the_proxys_fixed_address_may_set_forwarded_headers():
+    spec = compose()
+    subnet = ipaddress.ip_network(spec["networks"]["edge"]["ipam"]["config"][0]["subnet"])
+    proxy_address = spec["services"]["proxy"]["networks"]["edge"]["ipv4_address"]
+
+    assert ipaddress.ip_address(proxy_address) in subnet
+    assert spec["services"]["web"]["environment"]["FORWARDED_ALLOW_IPS"] == proxy_address
+    assert set(spec["services"]["web"]["networks"]) == {"default", "edge"}
+    assert set(spec["services"]["proxy"]["networks"]) == {"edge"}
+    # Nothing in the env file may widen it ("*" used to be the example).
+    assert "FORWARDED_ALLOW_IPS" not in {
+        line.split("=", 1)[0] for line in (BASE_DIR / "deploy" / "env.example").read_text().splitlines()
+    }
+
+
+def test_gunicorn_believes_one_forwarded_header_from_the_proxy_only():
+    config = gunicorn_config()
+
+    assert config["forwarded_allow_ips"] == "127.0.0.1"  # the default: a proxy on the same host
+    assert config["secure_scheme_headers"] == {"X-FORWARDED-PROTO": "https"}
+    assert config["forwarder_headers"] == ""
+
+
+def test_gunicorn_limits_are_never_tighter_than_the_proxys():
+    """gunicorn answers its own refusals in HTML: whatever nginx lets through, gunicorn must take."""
+    config = gunicorn_config()
+    edge = (BASE_DIR / "deploy" / "nginx" / "fido.conf").read_text()
+    count, size_kib = map(int, re.search(r"large_client_header_buffers (\d+) (\d+)k;", edge).groups())
+    first_kib = int(re.search(r"client_header_buffer_size (\d+)k;", edge).group(1))
+    line_bytes = size_kib * 1024 - 2  # a line fills a buffer with its CRLF
+
+    assert config["limit_request_line"] >= line_bytes
+    assert config["limit_request_field_size"] >= line_bytes + 2 + 1  # gunicorn counts the CRLF; nginx adds a space
+    shortest_header = len("a:b\r\n")
+    assert config["limit_request_fields"] >= (first_kib + count * size_kib) * 1024 // shortest_header
+
+
+def test_the_proxy_refuses_bodies_at_the_services_own_limit():
+    """The same byte: a body the service would take always reaches it, and one it would refuse is refused
+    unread by the proxy (let through, gunicorn would close on a body it never read, and nginx answer 502)."""
+    from django.conf import settings
+
+    edge = (BASE_DIR / "deploy" / "nginx" / "fido.conf").read_text()
+    size, unit = re.search(r"client_max_body_size (\d+)([km]?);", edge).groups()
+
+    assert int(size) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit] == settings.MAX_REQUEST_BODY_BYTES

@@ -119,3 +119,10 @@ def test_filters_document_that_an_empty_value_means_no_filter(schema):
     parameters = schema["paths"]["/api/v1/transactions/"]["get"]["parameters"]
 
     assert all(p.get("allowEmptyValue") for p in parameters if p["name"] not in ("cursor", "page_size"))
+
+
+@pytest.mark.parametrize("operation", ["Create", "Update", "PartialUpdate"])
+def test_the_day_total_limit_is_documented_on_every_write(schema, operation):
+    component = schema["components"]["schemas"][f"V1Transactions{operation}TransactionAmountErrorComponent"]
+
+    assert "day_total_limit" in component["properties"]["code"]["enum"]

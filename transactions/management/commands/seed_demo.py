@@ -13,7 +13,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from transactions import audit
-from transactions.demo import DEFAULT_DAYS, demo_rows
+from transactions.demo import DEFAULT_DAYS, UserIds, demo_rows
 from transactions.models import Transaction
 from transactions.rules import MAX_USER_ID
 from transactions.services import transactions_bulk_create
@@ -53,13 +53,32 @@ def iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD") from None
 
 
+def free_user_ids(count: int) -> UserIds:
+    """`count` user ids no transaction uses: after the highest one in use when there is room (one query), else
+    the lowest free ones, found by walking the ids in use in order (the user_id index) until enough gaps add up."""
+    top = Transaction.objects.aggregate(top=Max("user_id"))["top"] or 0
+    if top + count <= MAX_USER_ID:
+        return UserIds([range(top + 1, top + count + 1)])
+    blocks, needed, next_free = [], count, 1
+    in_use = Transaction.objects.order_by("user_id").values_list("user_id", flat=True).distinct()
+    for used in itertools.chain(in_use.iterator(chunk_size=10_000), [MAX_USER_ID + 1]):
+        if used > next_free:
+            taken = min(needed, used - next_free)
+            blocks.append(range(next_free, next_free + taken))
+            needed -= taken
+            if not needed:
+                return UserIds(blocks)
+        next_free = used + 1
+    raise CommandError(f"Only {count - needed:,} user ids are free; ask for fewer --users.")
+
+
 class Command(BaseCommand):
     help = (
         "Fill the database with made-up but realistic transactions for demos and load tests: Ghanaian "
         "names, cedi amounts of mobile-money size, dates over the last year. Rows are inserted in "
         "batches (memory stays flat however many you ask for) through the same bulk service as every "
-        "import, so per-user analytics are exact when the command exits. New users get ids after the "
-        "highest one already used. Example: manage.py seed_demo --users 200 --transactions 20000 --seed 1"
+        "import, so per-user analytics are exact when the command exits. New users get free ids (above the "
+        "highest in use, else the lowest). Example: manage.py seed_demo --users 200 --transactions 20000 --seed 1"
     )
 
     def add_arguments(self, parser):
@@ -99,17 +118,14 @@ class Command(BaseCommand):
         if options["if_empty"] and Transaction.objects.exists():
             self.stdout.write("The database already holds transactions; nothing seeded (--if-empty).")
             return
-        first_user_id = (Transaction.objects.aggregate(top=Max("user_id"))["top"] or 0) + 1
-        if first_user_id + users - 1 > MAX_USER_ID:
-            raise CommandError("Not enough user ids left above the highest one in use.")
+        user_ids = free_user_ids(users)
         end_date = options["end_date"] or timezone.localdate()
         if end_date > timezone.localdate():
             raise CommandError("--end-date must not be after today: transactions cannot be in the future.")
 
         rows = demo_rows(
-            users=users,
+            user_ids=user_ids,
             transactions=count,
-            first_user_id=first_user_id,
             end_date=end_date,
             days=options["days"],
             seed=options["seed"],
@@ -120,7 +136,8 @@ class Command(BaseCommand):
             while batch := list(itertools.islice(rows, batch_size)):
                 transactions_bulk_create(rows=batch, batch_size=batch_size)
                 bar.update(len(batch))
+        skipping = ", skipping ids in use" if len(user_ids.ranges) > 1 else ""
         self.stdout.write(
-            f"Seeded {count:,} transactions for {users:,} users (ids {first_user_id} to {first_user_id + users - 1}) "
+            f"Seeded {count:,} transactions for {users:,} users (ids {user_ids[0]} to {user_ids[-1]}{skipping}) "
             f"in {time.monotonic() - started:.1f} s."
         )
