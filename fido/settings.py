@@ -79,6 +79,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fido.health.HealthCheckMiddleware",
+    # /metrics answered before host validation and the HTTPS redirect (Prometheus calls the container by
+    # its address, like a probe); every other request timed and counted by route.
+    "fido.metrics.MetricsMiddleware",
     "fido.logs.RequestLogMiddleware",
     "fido.db_router.PinWritesMiddleware",
     "fido.middleware.ApiErrorShapeMiddleware",
@@ -259,6 +262,15 @@ if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_SECRET and not DEBUG:
     )
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 
+# --- Retention (transactions/retention.py) --------------------------------------------------
+# Done outbox events are deleted this many days after their write; pending and failed ones never are.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# The purge runs every RETENTION_PURGE_INTERVAL seconds (beat), RETENTION_BATCH_SIZE rows per DELETE,
+# and stops after RETENTION_RUN_SECONDS (under the task time limit); the rest waits for the next run.
+RETENTION_PURGE_INTERVAL = 600
+RETENTION_BATCH_SIZE = 2000
+RETENTION_RUN_SECONDS = 60
+
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -438,12 +450,20 @@ OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS
 # change shows within ANALYTICS_CACHE_TTL (SPEC §6).
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
 
-# What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation.
+# What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation,
+# the retention purge.
 CELERY_BEAT_SCHEDULE = {
     "relay-pending-work": {"task": "analytics.tasks.relay_pending_work", "schedule": 10.0},
     "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
     "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
+    "retention-purge": {"task": "transactions.tasks.purge_expired", "schedule": float(RETENTION_PURGE_INTERVAL)},
 }
 
 # --- Health (fido/health.py) ----------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
+
+# --- Metrics (fido/metrics.py, SPEC §8) -----------------------------------------------------
+# GET /metrics in Prometheus' text format: 404 when METRICS_ENABLED is off; with METRICS_TOKEN set it
+# needs `Authorization: Bearer <METRICS_TOKEN>`, and without it anyone who reaches the port may read it.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
