@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from kombu.exceptions import ChannelError
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from analytics.models import Alert
@@ -27,7 +27,9 @@ from .health import _run_bounded as run_bounded
 
 logger = logging.getLogger(__name__)
 
-BROKER_CHECK = "metrics-broker"  # its own name: a scrape never waits on /readyz's broker thread
+BROKER_CHECK = "metrics-broker"
+# The latest alerts whose pushes fido_webhook_recent_pushes reports (an index range of this many rows).
+RECENT_ALERTS = 1000  # its own name: a scrape never waits on /readyz's broker thread
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -83,7 +85,11 @@ def outbox_metrics() -> Iterator[Metric]:
 
 
 def webhook_metrics() -> Iterator[Metric]:
-    """Alert pushes: delivered (ever), still owed, given up, and the failed attempts of those still owed."""
+    """Alert pushes: still owed, given up, the failed attempts of those owed, and how the latest ones fared.
+
+    Not a count of every delivered push: alerts are never deleted, and counting them would read the whole
+    index of a table that only grows, at every scrape (130 ms at 1,000,000 alerts).
+    """
     owed = {
         row["delivery_status"]: row
         for row in Alert.objects.filter(delivery_status__in=[Alert.Delivery.PENDING, Alert.Delivery.FAILED])
@@ -114,11 +120,19 @@ def webhook_metrics() -> Iterator[Metric]:
         "Failed attempts of the alert pushes still pending (each push: at most 11 attempts).",
         pending.get("attempts") or 0,
     )
-    yield CounterMetricFamily(
-        "fido_webhook_delivered",
-        "Alert pushes delivered (a 2xx answer from ALERT_WEBHOOK_URL) since the service began.",
-        value=Alert.objects.filter(delivery_status=Alert.Delivery.DELIVERED).count(),
+    latest = Alert.objects.order_by("-pk").values("pk")[:RECENT_ALERTS]
+    recent = dict(
+        Alert.objects.filter(pk__in=latest).values_list("delivery_status").annotate(count=Count("*")).order_by()
     )
+    pushes = GaugeMetricFamily(
+        "fido_webhook_recent_pushes",
+        f"The push state of the latest {RECENT_ALERTS:,} alerts: delivered, pending, failed (given up) or "
+        "not_configured (no ALERT_WEBHOOK_URL when raised).",
+        labels=["state"],
+    )
+    for state in Alert.Delivery:
+        pushes.add_metric([state.value], recent.get(state, 0))
+    yield pushes
 
 
 def database_metrics() -> Iterator[Metric]:

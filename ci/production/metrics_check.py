@@ -36,7 +36,7 @@ EXPECTED = {
     "fido_webhook_pushes",
     "fido_webhook_retrying_pushes",
     "fido_webhook_failed_attempts",
-    "fido_webhook_delivered_total",
+    "fido_webhook_recent_pushes",
     "fido_celery_broker_up",
     "fido_celery_queue_messages",
 }
@@ -201,9 +201,9 @@ class MetricsWatch:
         retrying = max((self.value(s, "fido_webhook_retrying_pushes") or 0 for s in answered), default=0)
         self.report.check("the refused webhook push showed in fido_webhook_retrying_pushes", retrying >= 1)
         failed = max((self.value(s, "fido_outbox_failed_events") or 0 for s in answered), default=0)
-        delivered = self.value(last, "fido_webhook_delivered_total") or 0
+        delivered = self.value(last, "fido_webhook_recent_pushes", state="delivered") or 0
         self.report.check(
-            "no failed event; every push delivered in the end (fido_webhook_delivered_total)",
+            "no failed event; every push delivered in the end (fido_webhook_recent_pushes)",
             failed == 0 and delivered >= 1 and self.value(last, "fido_webhook_pushes", state="pending") == 0,
             f"failed {failed:g}, delivered {delivered:g}",
         )

@@ -92,7 +92,7 @@ def test_metrics_are_open_without_a_token_and_parse_as_prometheus_text(anon_clie
         "fido_outbox_failed_events",
         "fido_webhook_pushes",
         "fido_webhook_failed_attempts",
-        "fido_webhook_delivered_total",
+        "fido_webhook_recent_pushes",
     } <= names
     assert value(samples, "fido_database_up") == 1
 
@@ -274,7 +274,9 @@ def test_webhook_failures_give_ups_and_deliveries_are_counted(
     assert value(given_up, "fido_webhook_pushes", state="failed") == 1
     assert value(given_up, "fido_webhook_pushes", state="pending") == 0
     assert value(given_up, "fido_webhook_retrying_pushes") == 0
-    assert value(delivered, "fido_webhook_delivered_total") == value(before, "fido_webhook_delivered_total") + 1
+    assert value(before, "fido_webhook_recent_pushes", state="delivered") == 0
+    assert value(delivered, "fido_webhook_recent_pushes", state="delivered") == 1
+    assert value(delivered, "fido_webhook_recent_pushes", state="failed") == 1
     assert len(receiver.requests) == 1
 
 
