@@ -4,11 +4,17 @@ a failed outbox event, a failed, given-up and delivered alert push, messages in 
 
 Under several gunicorn workers: tests/production/test_metrics_gunicorn.py and the production stage."""
 
+import json
+import re
 import socket
 from http import HTTPStatus
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+import yaml
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.utils import timezone
 from kombu import Queue
@@ -17,7 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from analytics import statistics, tasks
 from analytics.models import Alert
 from fido.celery import app as celery_app
+from fido.env_checks import check_environment
 from tests.processing.conftest import WebhookReceiver
+from tests.production.test_start_up_validation import manage_check
 from tests.redis_server import RedisServer, redis_server_binary
 from transactions.models import OutboxEvent
 
@@ -338,3 +346,109 @@ def test_without_a_broker_no_queue_is_reported(anon_client, settings):
     names = {name for name, _ in scrape(anon_client)}
 
     assert not {"fido_celery_broker_up", "fido_celery_queue_messages"} & names
+
+
+# --- The operators' files: dashboard, alert rules, docs -------------------------------------------------------
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+METRIC_NAME = re.compile(r"\b(fido_[a-z0-9_]+|up)\b(?=\s*[{\[)\s]|$)")
+
+
+class Scrape(NamedTuple):
+    families: set[str]  # as prometheus_client names them: counters without `_total`
+    samples: set[str]  # what a query names: `_total`, `_bucket`, `_sum`, `_count`
+
+
+@pytest.fixture
+def real_scrape(anon_client, read_client, write_client, txn_body, broker) -> Scrape:
+    """The names of a scrape after some traffic, with a broker (RabbitMQ would add its queue's consumers)."""
+    write_client.post(LIST, txn_body, format="json")
+    read_client.get("/api/v1/users/42/analytics/")
+    read_client.get("/api/v1/users/42/analytics/")
+    families = list(text_string_to_metric_families(anon_client.get("/metrics").content.decode()))
+    return Scrape({family.name for family in families}, {s.name for family in families for s in family.samples})
+
+
+def names_in(expression: str) -> set[str]:
+    return set(METRIC_NAME.findall(expression))
+
+
+def test_the_grafana_dashboard_is_importable_and_uses_only_real_metrics(real_scrape):
+    dashboard = json.loads((BASE_DIR / "deploy" / "grafana" / "fido-dashboard.json").read_text())
+
+    assert [entry["name"] for entry in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
+    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+    used = set()
+    for panel in (panel for panel in dashboard["panels"] if panel["type"] != "row"):
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, panel["title"]
+        assert panel["targets"] and all(target["expr"] for target in panel["targets"]), panel["title"]
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"]), panel["title"]
+        used |= {name for target in panel["targets"] for name in names_in(target["expr"])}
+    assert used - real_scrape.samples == set()
+    shown = {family for family in real_scrape.families if any(name.startswith(family) for name in used)}
+    assert real_scrape.families - shown == set()  # a panel for every metric
+
+
+def test_the_alert_rules_parse_and_use_only_real_metrics(real_scrape):
+    rules = yaml.safe_load((BASE_DIR / "deploy" / "prometheus" / "alerts.yml").read_text())
+
+    [group] = rules["groups"]
+    for rule in group["rules"]:
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["runbook"], rule["alert"]
+        assert names_in(rule["expr"]) - real_scrape.samples <= {"up"}, rule["alert"]  # up: Prometheus' own
+    exprs = [" ".join(rule["expr"].split()) for rule in group["rules"]]
+    assert "max(fido_outbox_oldest_pending_age_seconds) > 60" in exprs
+    assert "max(fido_outbox_failed_events) > 0" in exprs
+    assert any("fido_webhook_retrying_pushes" in expr for expr in exprs)
+    assert any('fido_webhook_pushes{state="failed"}' in expr for expr in exprs)
+    assert any('status=~"5.."' in expr for expr in exprs)
+    assert any("fido_database_up" in expr for expr in exprs)
+
+
+def test_the_operators_page_describes_every_metric_and_every_alert(real_scrape):
+    page = (BASE_DIR / "docs" / "metrics.md").read_text()
+    rules = yaml.safe_load((BASE_DIR / "deploy" / "prometheus" / "alerts.yml").read_text())["groups"][0]["rules"]
+
+    assert {name for name in real_scrape.families if f"`{name}" not in page} == set()
+    assert {rule["alert"] for rule in rules if f"`{rule['alert']}`" not in page} == set()
+    assert "`fido_celery_queue_consumers`" in page
+
+
+# --- Start-up validation -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("METRICS_ENABLED", "maybe"),
+        ("METRICS_TOKEN", "CHANGE_ME"),  # deploy/env.example's placeholder: too short, start-up refuses it
+        ("METRICS_TOKEN", "sixteen chars ok"),  # a space cannot be sent in the header
+        ("METRICS_TOKEN", "abcdefghijklmnop=q"),
+        ("OUTBOX_RETENTION_DAYS", "0"),
+        ("OUTBOX_RETENTION_DAYS", "7d"),
+    ],
+)
+def test_bad_metrics_and_retention_values_stop_start_up_without_quoting_the_token(name, value):
+    with pytest.raises(ImproperlyConfigured, match=name) as caught:
+        check_environment({name: value})
+
+    if name == "METRICS_TOKEN":
+        assert value not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("METRICS_ENABLED", "0"), ("METRICS_TOKEN", ""), ("METRICS_TOKEN", TOKEN), ("OUTBOX_RETENTION_DAYS", "30")],
+)
+def test_documented_metrics_and_retention_values_are_accepted(name, value):
+    check_environment({name: value})
+
+
+def test_a_production_process_refuses_the_placeholder_token():
+    result = manage_check(METRICS_TOKEN="CHANGE_ME")
+
+    assert result.returncode != 0
+    assert "METRICS_TOKEN" in result.stderr
+    assert "CHANGE_ME" not in result.stderr
