@@ -9,7 +9,8 @@ class TransactionsConfig(AppConfig):
         from django.contrib import admin
         from knox.models import AuthToken
 
-        from . import history
+        # The tasks register in every process, as analytics' do (beat sends the purge by name).
+        from . import history, tasks  # noqa: F401
 
         history.register_kind()
 

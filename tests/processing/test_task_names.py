@@ -16,6 +16,7 @@ QUEUED_NAMES = {
     "analytics.tasks.relay_pending_work",
     "analytics.tasks.refresh_analytics",
     "analytics.tasks.reconcile_analytics",
+    "transactions.tasks.purge_expired",
 }
 
 
