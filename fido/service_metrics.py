@@ -2,18 +2,19 @@
 
 Read from the database and the broker by whichever process answers the scrape, so the figures are the same
 from every gunicorn worker (and count what Celery workers did, which no web process sees). Each query is an
-index probe or an index range over the rows it counts (pending, failed, undelivered): a scrape costs the same
-with a million done events. The broker is asked in a thread bounded by HEALTH_CHECK_TIMEOUT (as /readyz asks
+index probe or an index range over the rows it counts (pending and failed events, owed pushes, the latest
+alerts): a scrape costs about the same with a million done events or delivered pushes (docs/metrics.md). The broker is asked in a thread bounded by HEALTH_CHECK_TIMEOUT (as /readyz asks
 it); a database or broker that does not answer is reported down (``fido_database_up``, ``fido_celery_broker_up``)
 and its figures left out, never a failed scrape.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 from prometheus_client.core import GaugeMetricFamily
@@ -27,20 +28,21 @@ from .health import _run_bounded as run_bounded
 
 logger = logging.getLogger(__name__)
 
-BROKER_CHECK = "metrics-broker"
+BROKER_CHECK = "metrics-broker"  # its own name: a scrape never waits on /readyz's broker thread
 # The latest alerts whose pushes fido_webhook_recent_pushes reports (an index range of this many rows).
-RECENT_ALERTS = 1000  # its own name: a scrape never waits on /readyz's broker thread
+RECENT_ALERTS = 1000
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def _age_seconds(oldest) -> float:
+def _age_seconds(oldest: dt.datetime | None) -> float:
     return max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
 
 
-def _oldest_created(queryset) -> object:
+def _oldest_created(queryset: QuerySet) -> dt.datetime | None:
+    """One probe of an index that starts with the filtered column and goes on with created_at."""
     return queryset.order_by("created_at").values_list("created_at", flat=True).first()
 
 
