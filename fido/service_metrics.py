@@ -3,9 +3,10 @@
 Read from the database and the broker by whichever process answers the scrape, so the figures are the same
 from every gunicorn worker (and count what Celery workers did, which no web process sees). Each query is an
 index probe or an index range over the rows it counts (pending and failed events, owed pushes, the latest
-alerts): a scrape costs about the same with a million done events or delivered pushes (docs/metrics.md). The broker is asked in a thread bounded by HEALTH_CHECK_TIMEOUT (as /readyz asks
-it); a database or broker that does not answer is reported down (``fido_database_up``, ``fido_celery_broker_up``)
-and its figures left out, never a failed scrape.
+alerts): a scrape costs about the same with a million done events or delivered pushes (docs/metrics.md).
+The broker is asked in a thread bounded by HEALTH_CHECK_TIMEOUT (as /readyz asks it); a database or broker
+that does not answer is reported down (``fido_database_up``, ``fido_celery_broker_up``) and its figures left
+out, never a failed scrape.
 """
 
 import datetime as dt
