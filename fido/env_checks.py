@@ -22,6 +22,8 @@ _TRUE = {"true", "on", "ok", "y", "yes", "1"}
 _FALSE = {"false", "off", "n", "no", "0", ""}
 _RATE = re.compile(r"^\s*[1-9]\d*\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
 _LOG_LEVELS = {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}
+MIN_TOKEN_LENGTH = 16
+_BEARER_TOKEN = re.compile(rf"^(?=.{{{MIN_TOKEN_LENGTH},}}$)[A-Za-z0-9\-._~+/]+=*$")
 
 BOOLEANS = (
     "DEBUG",
@@ -31,6 +33,7 @@ BOOLEANS = (
     "CSRF_COOKIE_SECURE",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
     "SECURE_HSTS_PRELOAD",
+    "METRICS_ENABLED",
 )
 # name: smallest allowed value
 POSITIVE_INTEGERS = {
@@ -39,6 +42,7 @@ POSITIVE_INTEGERS = {
     "DB_CONNECT_TIMEOUT": 1,
     "ADMIN_LOGIN_FAILURE_LIMIT": 1,
     "ADMIN_LOGIN_COOLOFF_MINUTES": 1,
+    "OUTBOX_RETENTION_DAYS": 1,
 }
 NON_NEGATIVE_INTEGERS = ("CONN_MAX_AGE", "SECURE_HSTS_SECONDS")
 POSITIVE_SECONDS = (
@@ -130,6 +134,17 @@ def _forwarded_allow_ips(value: str) -> str | None:
     return None
 
 
+def _bearer_token(value: str) -> str | None:
+    # Never quoted: it is a secret. What Prometheus sends as `Authorization: Bearer <token>` (RFC 6750's
+    # token characters), and long enough not to be guessed.
+    if not _BEARER_TOKEN.match(value):
+        return (
+            f"must be at least {MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then = only), "
+            "or empty for an open /metrics"
+        )
+    return None
+
+
 def fernet_key_problem(keys: list[str]) -> str | None:
     """Why the keys cannot be used (which entry), without ever quoting one; None when all are valid."""
     for position, key in enumerate(keys, start=1):
@@ -156,9 +171,10 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "LOG_FORMAT": _choice({"json", "plain"}),
     "LOG_LEVEL": _choice(_LOG_LEVELS, upper=True),
     "FORWARDED_ALLOW_IPS": _forwarded_allow_ips,
+    "METRICS_TOKEN": _bearer_token,
 }
 # Empty means unset for these (the default applies); for the others an empty value is itself an error.
-EMPTY_IS_UNSET = {"REDIS_URL", "CELERY_BROKER_URL", "ALERT_WEBHOOK_URL", "DATABASE_REPLICA_URLS"}
+EMPTY_IS_UNSET = {"REDIS_URL", "CELERY_BROKER_URL", "ALERT_WEBHOOK_URL", "DATABASE_REPLICA_URLS", "METRICS_TOKEN"}
 
 
 def check_environment(environ: Mapping[str, str]) -> None:

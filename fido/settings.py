@@ -82,6 +82,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fido.health.HealthCheckMiddleware",
+    # /metrics answered before host validation and the HTTPS redirect (Prometheus calls the container by
+    # its address, like a probe); every other request timed and counted by route.
+    "fido.metrics.MetricsMiddleware",
     "fido.logs.RequestLogMiddleware",
     "fido.db_router.PinWritesMiddleware",
     "fido.middleware.ApiErrorShapeMiddleware",
@@ -279,6 +282,15 @@ if AUDIT_RETENTION_DAYS and AUDIT_RETENTION_DAYS < 365:
     )
 # Each purge run deletes at most this many batches of 10,000 records (well inside the task time limit).
 AUDIT_PURGE_BATCHES = 20
+
+# --- Retention (transactions/retention.py) --------------------------------------------------
+# Done outbox events are deleted this many days after their write; pending and failed ones never are.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# The purge runs every RETENTION_PURGE_INTERVAL seconds (beat), RETENTION_BATCH_SIZE rows per DELETE,
+# and stops after RETENTION_RUN_SECONDS (under the task time limit); the rest waits for the next run.
+RETENTION_PURGE_INTERVAL = 600
+RETENTION_BATCH_SIZE = 2000
+RETENTION_RUN_SECONDS = 60
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -490,7 +502,8 @@ OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
 
 # What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation,
-# the audit's retention purge (hourly, a bounded amount each time, so a backlog drains without long runs).
+# the retention purges (the audit's hourly, idempotency records and done outbox events every 10 minutes; each a
+# bounded amount per run, so a backlog drains without long runs).
 CELERY_BEAT_SCHEDULE = {
     # A relay message left unconsumed (no worker running) expires instead of piling up: a later one does its work.
     # Expiry is judged on the worker's clock against beat's, so it leaves a wide margin for clock skew.
@@ -502,7 +515,14 @@ CELERY_BEAT_SCHEDULE = {
     "analytics-refresh": {"task": "analytics.tasks.refresh_analytics", "schedule": ANALYTICS_REFRESH_SECONDS},
     "analytics-reconcile": {"task": "analytics.tasks.reconcile_analytics", "schedule": ANALYTICS_RECONCILE_SECONDS},
     "audit-purge": {"task": "transactions.tasks.purge_audit_records", "schedule": 60 * 60.0},
+    "retention-purge": {"task": "transactions.tasks.purge_expired", "schedule": float(RETENTION_PURGE_INTERVAL)},
 }
 
 # --- Health (fido/health.py) ----------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
+
+# --- Metrics (fido/metrics.py, SPEC §8) -----------------------------------------------------
+# GET /metrics in Prometheus' text format: 404 when METRICS_ENABLED is off; with METRICS_TOKEN set it
+# needs `Authorization: Bearer <METRICS_TOKEN>`, and without it anyone who reaches the port may read it.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

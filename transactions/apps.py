@@ -9,7 +9,7 @@ class TransactionsConfig(AppConfig):
         from django.contrib import admin
         from knox.models import AuthToken
 
-        # The audit purge task registers under the name beat sends, in every process.
+        # The tasks register in every process, as analytics' do (beat sends the purges by name).
         from . import history, tasks  # noqa: F401
 
         history.register_kind()

@@ -3,7 +3,9 @@
 A request first *claims* its (client, key) in a short transaction of its own, so a concurrent
 repeat sees it in progress (409). The write and the record of its response then commit together:
 if the process dies in between, nothing was written, and the claim lapses after its lease so a
-retry can take it over. The stored response is encrypted, since it holds the name.
+retry can take it over. The stored response is encrypted, since it holds the name, and names the
+transaction it shows, so that deleting the transaction deletes the record with it (the model's foreign
+key); transactions/retention.py deletes the other records after their 24 hours.
 """
 
 import hashlib
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -107,6 +110,7 @@ def _take_over_claim(*, client, key: str, request_fingerprint: str) -> Claim | I
             record.response_status = None
             record.response_body = None
             record.response_location = ""
+            record.transaction_id = None
             record.created_at = now
         elif record.request_fingerprint != request_fingerprint:
             raise IdempotencyKeyMismatch()
@@ -136,7 +140,19 @@ def _complete(claim: Claim, response: Response) -> None:
     record.response_status = response.status_code
     record.response_body = json.dumps(response.data, cls=DjangoJSONEncoder)
     record.response_location = response.headers.get("Location", "")
+    record.transaction_id = _created_transaction_id(response)
     record.save()
+
+
+def _created_transaction_id(response: Response) -> int | None:
+    """The transaction a stored response shows, so that the record (and the name in it) goes with it.
+
+    The idempotent POST creates a transaction and answers 201 with it; any other answer shows none.
+    """
+    data = response.data
+    if response.status_code == HTTPStatus.CREATED and isinstance(data, dict) and isinstance(data.get("id"), int):
+        return data["id"]
+    return None
 
 
 def replay(record: IdempotencyRecord) -> Response:

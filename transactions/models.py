@@ -81,7 +81,11 @@ class OutboxEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_status_idx"),
+            # The oldest pending event (/metrics) and done events past their retention (the purge).
+            models.Index(fields=["status", "created_at"], name="outbox_status_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} transaction {self.transaction_id} ({self.status})"
@@ -90,7 +94,9 @@ class OutboxEvent(models.Model):
 class IdempotencyRecord(models.Model):
     """The outcome of a POST made with an Idempotency-Key, kept 24 hours per client and key.
 
-    The stored response holds the name, so it is encrypted like the transaction itself.
+    The stored response holds the name, so it is encrypted like the transaction itself, and it goes with
+    the transaction it created: deleting that transaction deletes the record (transactions/retention.py
+    purges the rest after their 24 hours).
     """
 
     class State(models.TextChoices):
@@ -106,6 +112,10 @@ class IdempotencyRecord(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = EncryptedTextField(null=True, blank=True)
     response_location = models.CharField(max_length=255, blank=True, default="")
+    # The transaction the stored response shows, set when it is stored: its name must not outlive it.
+    transaction = models.ForeignKey(
+        Transaction, null=True, blank=True, on_delete=models.CASCADE, related_name="+", editable=False
+    )
     created_at = models.DateTimeField()
 
     class Meta:

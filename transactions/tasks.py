@@ -1,4 +1,4 @@
-"""The write side's periodic task: the audit trail's retention purge (scheduled in fido/settings.py)."""
+"""The write side's periodic Celery tasks, thin (scheduled by beat in fido/settings.py): the retention purges."""
 
 import logging
 import time
@@ -6,7 +6,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from . import audit
+from . import audit, retention
 
 logger = logging.getLogger("fido.audit")
 
@@ -27,3 +27,9 @@ def purge_audit_records() -> None:
         cutoff.isoformat(),
         extra={"event": "audit_purge", "purged": purged, "duration_ms": round((time.perf_counter() - started) * 1000)},
     )
+
+
+@shared_task(ignore_result=True)
+def purge_expired() -> dict:
+    """Delete expired idempotency records and done outbox events past their retention (RETENTION_PURGE_INTERVAL)."""
+    return retention.purge()._asdict()

@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 from edge import run_edge
+from metrics_check import MetricsWatch
 from services import (
     BASE_DIR,
     Api,
@@ -447,16 +448,21 @@ def run_broker(kind: str, venv: Path, report: Report, keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"fido-stage-{kind}-"))
     run = BrokerRun(kind, venv, work, report)
     failed_before = report.failed
+    metrics = None
     try:
         run.start()
+        metrics = MetricsWatch(run)  # /metrics scraped throughout the run (ci/production/metrics_check.py)
         run.ready()
         run.create_is_processed()
         run.cache_and_database_states()
         run.broker_outage()
         run.worker_killed_mid_burst()
+        metrics.finish()
     except StageError as exc:
         report.check(f"{kind} run completes", False, str(exc))
     finally:
+        if metrics:
+            metrics.stop()
         if report.failed > failed_before:
             print(f"  logs of the {kind} run (tails):\n{run.logs()}", flush=True)
         run.stop()

@@ -17,6 +17,7 @@ QUEUED_NAMES = {
     "analytics.tasks.refresh_analytics",
     "analytics.tasks.reconcile_analytics",
     "transactions.tasks.purge_audit_records",
+    "transactions.tasks.purge_expired",
 }
 
 
