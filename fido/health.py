@@ -49,7 +49,7 @@ def _start(name: str, check: Callable[[], dict | None]) -> tuple[threading.Threa
         return thread, outcome, False
 
 
-def _run_bounded(checks: dict[str, Callable[[], dict | None]], timeout: float) -> dict[str, dict]:
+def run_bounded(checks: dict[str, Callable[[], dict | None]], timeout: float) -> dict[str, dict]:
     """Run every check at once, each in a daemon thread; a result, a failure or a time-out each."""
     deadline = time.monotonic() + timeout
     started = {name: _start(name, check) for name, check in checks.items()}
@@ -135,7 +135,7 @@ class HealthCheckMiddleware:
 @require_safe
 def readyz(request):
     """Readiness: 200 when the database answers, else 503; cache and broker are reported only."""
-    results = _run_bounded(CHECKS, settings.HEALTH_CHECK_TIMEOUT)
+    results = run_bounded(CHECKS, settings.HEALTH_CHECK_TIMEOUT)
     ready = results["database"]["status"] == "ok"
     return JsonResponse(
         {"status": "ready" if ready else "not ready", **results},

@@ -58,6 +58,7 @@ def _settings_secrets() -> tuple[str, ...]:
     values = [getattr(settings, "SECRET_KEY", ""), getattr(settings, "FIELD_HASH_KEY", "")]
     values += list(getattr(settings, "FIELD_ENCRYPTION_KEYS", []))
     values.append(getattr(settings, "ALERT_WEBHOOK_SECRET", ""))
+    values.append(getattr(settings, "METRICS_TOKEN", ""))
     return tuple(value for value in values if value and len(value) >= 8)
 
 
@@ -164,7 +165,7 @@ def _request_token(request) -> str:
     return header.split(" ", 1)[1].strip() if " " in header else header
 
 
-def _route_template(route: str) -> str:
+def route_template(route: str) -> str:
     """`api/v1/^transactions/(?P<pk>[^/.]+)/$` → `api/v1/transactions/{pk}/`; `<user_id:user_id>` → `{user_id}`."""
     return _ROUTE_ANCHORS.sub("", _ROUTE_CONVERTER.sub(r"{\1}", _ROUTE_GROUP.sub(r"{\1}", route)))
 
@@ -196,7 +197,7 @@ class RequestLogMiddleware:
     def _log(request, status: int, started: float) -> None:
         user = getattr(request, "user", None)
         match = getattr(request, "resolver_match", None)
-        route = _route_template(match.route) if match else None
+        route = route_template(match.route) if match else None
         logger.info(
             "%s %s %s",
             request.method,

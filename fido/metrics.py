@@ -30,7 +30,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from . import service_metrics
-from .logs import _route_template as route_template
+from .logs import route_template
 
 logger = logging.getLogger(__name__)
 

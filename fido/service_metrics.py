@@ -25,7 +25,7 @@ from analytics.models import Alert
 from fido.celery import app
 from transactions.models import IdempotencyRecord, OutboxEvent
 
-from .health import _run_bounded as run_bounded
+from .health import run_bounded
 
 logger = logging.getLogger(__name__)
 

@@ -264,6 +264,11 @@ class SlowClients:
         return all(state == "sending" for state in self.state)
 
 
+def direct_metrics_ok(client) -> bool:
+    """gunicorn itself still serves /metrics (open: the stage sets no METRICS_TOKEN)."""
+    return client.request("GET", "/metrics").status == 200
+
+
 def healthz_while_slow_clients(port: int, *, target_port: int, probes: int = 4) -> tuple[list[Answer], float, bool]:
     """`probes` concurrent /healthz requests on `port` while SLOW_CLIENTS trickle headers to `target_port`:
     (answers, the slowest one's seconds, whether the slow clients were all still sending when it came).
@@ -418,6 +423,12 @@ class EdgeRun:
         )
         listed = self.api("GET", "/api/v1/transactions/")
         self.report.check("an API read over TLS through the proxy: 200", listed.status == 200, listed.describe())
+        scraped = self.tls.request("GET", "/metrics")
+        self.report.check(
+            "/metrics is not published through the proxy (Prometheus scrapes gunicorn inside): 404",
+            scraped.status == 404 and direct_metrics_ok(self.direct),
+            scraped.describe(),
+        )
 
     def slow_clients(self) -> None:
         proxied, proxied_seconds, still_sending = healthz_while_slow_clients(

@@ -134,3 +134,19 @@ def test_a_body_too_deep_to_parse_is_left_to_the_parser(writer_client):
     response = writer_client.generic("POST", "/api/v1/transactions/", body, content_type="application/json")
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_the_metrics_and_webhook_secrets_never_reach_a_log_line(settings, log_output):
+    import logging
+
+    settings.METRICS_TOKEN = "metrics-token-" + uuid.uuid4().hex
+    settings.ALERT_WEBHOOK_SECRET = "webhook-secret-" + uuid.uuid4().hex
+
+    logging.getLogger("fido.test").warning(
+        "scrape with %s, push signed with %s", settings.METRICS_TOKEN, settings.ALERT_WEBHOOK_SECRET
+    )
+
+    text = log_output.getvalue()
+    assert "scrape with" in text
+    assert settings.METRICS_TOKEN not in text
+    assert settings.ALERT_WEBHOOK_SECRET not in text
