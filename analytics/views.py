@@ -12,6 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from fido.cache import X_CACHE, Cached
+from fido.throttling import CountedWithCacheRead
 from transactions.selectors import transaction_list
 from transactions.views import USER_ID_PARAMETER
 
@@ -40,7 +41,8 @@ def _mark(view, cached: Cached) -> Cached:
     return cached
 
 
-class _ReadView(generics.GenericAPIView):
+class _ReadView(CountedWithCacheRead, generics.GenericAPIView):
+    # An answer is one cache entry, read with the throttles in one round trip (read_cache, at check_throttles).
     # The permission class asks the queryset for its model: transactions' `view` permission.
     queryset = transaction_list()
     filter_backends = []
@@ -53,8 +55,8 @@ class _ReadView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def found(self, cached: Cached) -> Response:
-        _mark(self, cached)
+    def found(self) -> Response:
+        cached = _mark(self, self.cached_answer())
         if cached.value is None:
             raise NotFound("This user has no transactions.")
         return Response(cached.value)
@@ -69,8 +71,11 @@ class UserAnalyticsView(_ReadView):
 
     serializer_class = UserAnalyticsSerializer
 
+    def read_cache(self, counters):
+        return answers.read_user_analytics(user_id=self.kwargs["user_id"], counters=counters, **self.period())
+
     def get(self, request, user_id: int):
-        return self.found(answers.cached_user_analytics(user_id=user_id, **self.period()))
+        return self.found()
 
 
 @extend_schema(
@@ -82,8 +87,11 @@ class UserDailyView(_ReadView):
 
     serializer_class = DailyRowSerializer
 
+    def read_cache(self, counters):
+        return answers.read_user_daily(user_id=self.kwargs["user_id"], counters=counters, **self.period())
+
     def get(self, request, user_id: int):
-        return self.found(answers.cached_user_daily(user_id=user_id, **self.period()))
+        return self.found()
 
 
 @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: OverviewSerializer})
@@ -92,8 +100,11 @@ class OverviewView(_ReadView):
 
     serializer_class = OverviewSerializer
 
+    def read_cache(self, counters):
+        return answers.read_overview(counters=counters, **self.period())
+
     def get(self, request):
-        return Response(_mark(self, answers.cached_overview(**self.period())).value)
+        return Response(_mark(self, self.cached_answer()).value)
 
 
 class AlertPagination(CursorPagination):

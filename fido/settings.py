@@ -147,6 +147,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -155,9 +158,13 @@ if REDIS_URL:
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-                # Redis down or slow means slower, never broken: short timeouts, errors ignored.
+                # Redis down or slow means slower, never broken (fido/cache.py fails open): short timeouts, so
+                # a fault costs at most one of them per request.
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
                 "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+                # One attempt per call, never redis-py's retries (each would wait the timeout again):
+                # fido/cache.py's circuit breaker decides when to try Redis again.
+                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
                 "IGNORE_EXCEPTIONS": True,
             },
         }
