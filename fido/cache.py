@@ -167,8 +167,8 @@ def register(name: str, kind: Kind) -> None:
 class _Batch:
     """Operations sent together: one pipeline on Redis (one round trip), one locked step in-process."""
 
-    def __init__(self) -> None:
-        self.ops: list[tuple] = []
+    def __init__(self, ops: list[tuple] | None = None) -> None:
+        self.ops: list[tuple] = ops or []
 
     def _add(self, *op) -> int:
         self.ops.append(op)
@@ -396,8 +396,12 @@ def _another_cache(setting: str, **kwargs) -> None:
 
 
 def _run(batch: _Batch, *, urgent: bool = False) -> list | None:
-    """Run a batch in one round trip: its results, or None when the cache is unreachable or refuses (fail-open)."""
-    if not batch.ops:
+    """Run a batch in one round trip: its results, or None when the cache is unreachable or refuses (fail-open).
+
+    While the process owes invalidations, they go first in the same round trip: no answer is read from
+    Redis before they land.
+    """
+    if not batch.ops and not (urgent and (_link.owed or _link.epoch_owed)):
         return []
     backend = caches["default"]
     client = getattr(backend, "client", None)
@@ -405,13 +409,17 @@ def _run(batch: _Batch, *, urgent: bool = False) -> list | None:
         return _on_local(backend, batch)
     if not _link.allows(urgent):
         return None
+    owed, epoch = _link.owing() if _link.owed or _link.epoch_owed else (set(), False)
+    debt = _invalidation(owed, epoch).ops
     try:
-        results = _on_redis(backend, client.get_client(write=True), batch)
+        results = _on_redis(backend, client.get_client(write=True), _Batch(debt + batch.ops))
     except FAULTS as exc:
         _link.failed(exc, urgent)
         return None
     _link.succeeded()
-    return results
+    if debt:
+        _link.settle(owed, epoch)
+    return results[len(debt) :]
 
 
 # --- Invalidation ---------------------------------------------------------------------------------
@@ -443,29 +451,24 @@ def bump_generations(user_ids: Iterable[int]) -> None:
 
 def repair_generations(user_ids: Iterable[int]) -> None:
     """Invalidate these users again, where their write's event is processed: a bump lost at commit (a Redis
-    blip) is repaired here, so staleness is bounded by processing time, not by the TTL. Also settles what this
-    process owes. One attempt, whatever the breaker says (at most one per REPAIR_INTERVAL); never raises."""
-    owed, epoch = _link.owing()
+    blip) is repaired here, so staleness is bounded by processing time, not by the TTL. One attempt whatever
+    the breaker says (at most one per REPAIR_INTERVAL after a failed one); never raises."""
     user_ids = set(user_ids)
-    if _run(_invalidation(user_ids | owed, epoch), urgent=True) is None:
+    if user_ids and _run(_invalidation(user_ids, epoch=False), urgent=True) is None:
         _link.owe(user_ids)
-    else:
-        _link.settle(owed, epoch)
 
 
 def _repair_loop(era: int) -> None:
     """Retry the owed invalidations every REPAIR_INTERVAL until none is left (a daemon thread per process)."""
     while True:
         time.sleep(REPAIR_INTERVAL)
-        owed, epoch = _link.owing()
         with _link.lock:
             if _link.era != era:
                 return
-            if not owed and not epoch:
+            if not _link.owed and not _link.epoch_owed:
                 _link.repairing = False
                 return
-        if _run(_invalidation(owed, epoch), urgent=True) is not None:
-            _link.settle(owed, epoch)
+        _run(_Batch(), urgent=True)  # an empty batch: only the debt, which _run puts first
 
 
 # --- Get-or-compute ------------------------------------------------------------------------------
@@ -509,7 +512,8 @@ class _Slot:
             return False, None
         try:
             stored = json.loads(raw)
-            if (stored["g"], stored["e"]) != self.stamp or not 0 <= time.time() - stored["t"] < self.ttl:
+            # (An entry from a host whose clock runs ahead looks younger: fine, the TTL bounds staleness loosely.)
+            if (stored["g"], stored["e"]) != self.stamp or time.time() - stored["t"] >= self.ttl:
                 return False, None
             return True, kind.decode(stored["v"])
         except (DecryptionError, ValueError, TypeError, KeyError):
