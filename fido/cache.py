@@ -616,13 +616,3 @@ def read_shared_entry(kind_name: str, params: list, *, ttl: int, counters: list[
 
     compute = lambda: KINDS[kind_name].compute(*params)  # noqa: E731
     return _read(kind_name, slot_of, _Batch(), None, compute, list(counters))
-
-
-def user_entry(kind_name: str, user_id: int, params: list) -> Cached:
-    """A user's entry of this kind and parameters, read or computed and stored."""
-    return read_user_entry(kind_name, user_id, params).answer()
-
-
-def shared_entry(kind_name: str, params: list, *, ttl: int) -> Cached:
-    """An entry shared by every user: read, or computed and stored for `ttl` seconds."""
-    return read_shared_entry(kind_name, params, ttl=ttl).answer()

@@ -36,11 +36,6 @@ def read_history_page(*, user_id: int, page_size: int, cursor: str | None, count
     return cache.read_user_entry(KIND, user_id, [page_size, cursor or None], counters=counters)
 
 
-def cached_history_page(*, user_id: int, page_size: int, cursor: str | None) -> cache.Cached:
-    """One page of a user's history, serialized (``results``, ``next_cursor``, ``previous_cursor``)."""
-    return read_history_page(user_id=user_id, page_size=page_size, cursor=cursor).answer()
-
-
 class UserHistoryPagination(TransactionKeysetPagination):
     """The keyset pages of the user named in the URL, from the cache already serialized (the view's
     ``cached_answer()``); the response says X-Cache: HIT or MISS."""
