@@ -1,10 +1,10 @@
 """The response cache of every app: every key, TTL, generation and budget, get-or-compute, fail-open access.
 
-Nothing else in the code base talks to the cache. Each app only says how its *kinds* of entry are computed
-(``transactions/history.py``: history; ``analytics/answers.py``: analytics, daily, overview), registered
-here from its ``AppConfig.ready()``; the throttles (``fido/throttling.py``) count through ``count`` or in
-the same round trip as a read. Keys, under the cache's KEY_PREFIX (Redis; the in-process cache of the
-embedded mode holds the same keys and shapes):
+Nothing else in the code base talks to the cache (but the readiness probe's PING). Each app only says how
+its *kinds* of entry are computed (``transactions/history.py``: history; ``analytics/answers.py``:
+analytics, daily, overview), registered here from its ``AppConfig.ready()``; the throttles
+(``fido/throttling.py``) count through ``count`` or in the same round trip as a read. Keys, under the
+cache's KEY_PREFIX (Redis; the in-process cache of the embedded mode holds the same keys and shapes):
 
 - ``an:3:gen:<user>``: the user's generation, a random token installed by the first read after it is
   gone (``SET NX``, 24 h) and deleted after every committed write touching the user (both users on a
@@ -32,8 +32,9 @@ and periods clients send cost at most that per user, while the few entries of no
 bounded by the short socket timeout; any Redis or socket error makes it a miss that is computed, never an
 error. After a failure the process skips Redis for a while (a circuit breaker: 0.5 s, doubling up to 5 s
 while probes fail), so an outage costs at most one socket timeout per process and probe, not per call. An
-invalidation that fails is remembered (``owe``) and retried every second by a thread of the process until
-it lands; the worker's ``repair_generations`` after processing each event covers a process that died first.
+invalidation that fails is remembered (``owe``): it goes first in the process's next round trip, and a thread
+of the process retries it every second until it lands; the worker's ``repair_generations`` after processing
+each event covers a process that died first.
 """
 
 import hashlib
