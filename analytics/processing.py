@@ -11,6 +11,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from fido import cache
 from transactions.models import OutboxEvent
 
 from . import alerts, statistics, webhooks
@@ -24,6 +25,8 @@ def process_event(*, event_id: int) -> bool:
         if event is None or event.status == OutboxEvent.Status.DONE:
             return False
         user_ids = sorted({event.user_id, event.previous_user_id} - {None})
+        # The write's cache invalidation again, after this commit: one lost at the write's commit is repaired.
+        transaction.on_commit(partial(cache.repair_generations, user_ids), robust=True)
         statistics.refresh_locked(user_ids, event_id=event.pk)
         new_alerts = [] if event.kind == OutboxEvent.Kind.DELETED else alerts.evaluate(txn_id=event.transaction_id)
         event.status = OutboxEvent.Status.DONE

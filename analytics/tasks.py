@@ -50,9 +50,14 @@ def relay_pending_work() -> dict:
 
 @shared_task(ignore_result=True)
 def refresh_analytics() -> None:
-    """Fold pending writes into the overview, and recompute hot cache entries before they expire."""
+    """Fold pending writes into the overview.
+
+    Cached answers are not recomputed here: an entry lives ANALYTICS_CACHE_TTL and is computed again by the
+    next read after that, so an entry nobody reads is never stored again (a periodic refresh would keep every
+    cursor or period ever asked for alive); changes made behind the API reach the answers through the
+    reconciliation's invalidation, or the TTL.
+    """
     service_figures.apply_changes()
-    cache.refresh_hot_entries()
 
 
 @shared_task(ignore_result=True)

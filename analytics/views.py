@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from fido.cache import X_CACHE, Cached
 from fido.query import StrictQueryParametersMixin
+from fido.throttling import CountedWithCacheRead
 from transactions.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, requested_page_size
 from transactions.selectors import transaction_list
 from transactions.views import USER_ID_PARAMETER
@@ -42,7 +43,8 @@ def _mark(view, cached: Cached) -> Cached:
     return cached
 
 
-class _ReadView(StrictQueryParametersMixin, generics.GenericAPIView):
+class _ReadView(StrictQueryParametersMixin, CountedWithCacheRead, generics.GenericAPIView):
+    # An answer is one cache entry, read with the throttles in one round trip (read_cache, at check_throttles).
     # The permission class asks the queryset for its model: transactions' `view` permission.
     queryset = transaction_list()
     filter_backends = []
@@ -56,8 +58,8 @@ class _ReadView(StrictQueryParametersMixin, generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def found(self, cached: Cached) -> Response:
-        _mark(self, cached)
+    def found(self) -> Response:
+        cached = _mark(self, self.cached_answer())
         if cached.value is None:
             raise NotFound("This user has no transactions.")
         return Response(cached.value)
@@ -72,8 +74,11 @@ class UserAnalyticsView(_ReadView):
 
     serializer_class = UserAnalyticsSerializer
 
+    def read_cache(self, counters):
+        return answers.read_user_analytics(user_id=self.kwargs["user_id"], counters=counters, **self.period())
+
     def get(self, request, user_id: int):
-        return self.found(answers.cached_user_analytics(user_id=user_id, **self.period()))
+        return self.found()
 
 
 @extend_schema(
@@ -85,8 +90,11 @@ class UserDailyView(_ReadView):
 
     serializer_class = DailyRowSerializer
 
+    def read_cache(self, counters):
+        return answers.read_user_daily(user_id=self.kwargs["user_id"], counters=counters, **self.period())
+
     def get(self, request, user_id: int):
-        return self.found(answers.cached_user_daily(user_id=user_id, **self.period()))
+        return self.found()
 
 
 @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: OverviewSerializer})
@@ -95,8 +103,11 @@ class OverviewView(_ReadView):
 
     serializer_class = OverviewSerializer
 
+    def read_cache(self, counters):
+        return answers.read_overview(counters=counters, **self.period())
+
     def get(self, request):
-        return Response(_mark(self, answers.cached_overview(**self.period())).value)
+        return Response(_mark(self, self.cached_answer()).value)
 
 
 class AlertPagination(CursorPagination):

@@ -164,6 +164,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -172,9 +175,13 @@ if REDIS_URL:
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-                # Redis down or slow means slower, never broken: short timeouts, errors ignored.
+                # Redis down or slow means slower, never broken (fido/cache.py fails open): short timeouts, so
+                # a fault costs at most one of them per request.
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
                 "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+                # One attempt per call, never redis-py's retries (each would wait the timeout again):
+                # fido/cache.py's circuit breaker decides when to try Redis again.
+                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
                 "IGNORE_EXCEPTIONS": True,
             },
         }
@@ -488,12 +495,12 @@ LOGGING = {
 }
 
 # --- Analytics ------------------------------------------------------------------------------
-# The refresh folds pending writes into the overview and recomputes hot cache entries before they
-# expire (entries are refreshed from half their TTL on).
+# The refresh folds pending writes into the overview's day figures (cached answers are never recomputed in the
+# background: they expire after ANALYTICS_CACHE_TTL, or are invalidated by writes and the reconciliation).
 ANALYTICS_REFRESH_SECONDS = max(1, min(OVERVIEW_MAX_AGE, ANALYTICS_CACHE_TTL // 2) // 2)
-# The overview lags writes by at most OVERVIEW_MAX_AGE: a write's days reach its figures when its event is
-# processed (in-process right after the commit when embedded), or at the latest at the next refresh; an
-# overview computed then is cached for the rest of the budget.
+# The overview lags writes by at most OVERVIEW_MAX_AGE: a write's days reach its figures at the next refresh
+# (in-process right after the commit when embedded); an overview computed then is cached for the rest of the
+# budget.
 if OVERVIEW_MAX_AGE < 2:
     raise ImproperlyConfigured("OVERVIEW_MAX_AGE must be at least 2 seconds: the refresh and the cache share it.")
 OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS

@@ -1,16 +1,21 @@
 """Per-client rate limits through the cache: 429 with `Retry-After` in the SPEC §4 shape.
 
 A fixed window counted with one atomic ``INCR`` per request (DRF's own throttles keep a list of
-timestamps per client, rewritten on every request, and lose counts under concurrency). When the
-cache is down the count is unknown and the request is let through: throttling protects the
-service, it must not take it down with Redis (fail-open, see README "Deployment").
+timestamps per client, rewritten on every request, and lose counts under concurrency), in one round
+trip (fido/cache.py). A view whose answer is one cache entry counts it in the same round trip as its
+read (``CountedWithCacheRead``); any other request pays one round trip for it, before its handler runs
+(so a write is refused before it is made). When the cache is down the count is unknown and the request
+is let through: throttling protects the service, it must not take it down with Redis (fail-open).
 """
 
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from rest_framework.exceptions import ValidationError
 from rest_framework.throttling import BaseThrottle
+
+from fido import cache
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -23,34 +28,50 @@ def parse_rate(rate: str) -> tuple[int, int] | None:
     return int(count), _PERIODS[period.strip()[0]]
 
 
+@dataclass(frozen=True)
+class Window:
+    """One identity's current fixed window: its counter, its limit and when it ends."""
+
+    counter: cache.Counter
+    limit: int
+    ends_at: float
+
+
 class FixedWindowThrottle(BaseThrottle):
     """At most N requests per period per identity; the setting named by ``rate_setting`` holds N/period."""
 
     scope = ""
     rate_setting = ""
+    wait_seconds = None
 
     def get_ident_key(self, request) -> str | None:
         raise NotImplementedError
 
-    def allow_request(self, request, view) -> bool:
-        self.wait_seconds = None
+    def window(self, request) -> Window | None:
+        """The window this request counts in; None when no limit applies to it."""
         rate = parse_rate(getattr(settings, self.rate_setting))
         ident = self.get_ident_key(request)
         if rate is None or ident is None:
-            return True
+            return None
         limit, period = rate
-        now = time.time()
-        window = int(now // period)
-        key = f"throttle:{self.scope}:{limit}/{period}:{ident}:{window}"
-        cache.add(key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the key expired between add and incr: a fresh window
-            count = 1
-        if count is None or count <= limit:  # None: cache down, fail open
+        number = int(time.time() // period)
+        key = f"throttle:{self.scope}:{limit}/{period}:{ident}:{number}"
+        return Window(cache.Counter(key, period + 1), limit, (number + 1) * period)
+
+    def judge(self, window: Window | None, count: int | None) -> bool:
+        """Whether the request is allowed, its window's count known (None: the cache is down, fail open)."""
+        self.wait_seconds = None
+        if window is None or count is None or count <= window.limit:
             return True
-        self.wait_seconds = max(1, int((window + 1) * period - now + 0.999))
+        self.wait_seconds = max(1, int(window.ends_at - time.time() + 0.999))
         return False
+
+    def allow_request(self, request, view) -> bool:
+        window = self.window(request)
+        if window is None:
+            return self.judge(None, None)
+        [count] = cache.count([window.counter])
+        return self.judge(window, count)
 
     def wait(self) -> float | None:
         return self.wait_seconds
@@ -77,3 +98,43 @@ class AnonRateThrottle(FixedWindowThrottle):
         if request.user and request.user.is_authenticated:
             return None
         return self.get_ident(request)
+
+
+class CountedWithCacheRead:
+    """For a DRF view whose GET answers one cache entry: its throttles count in the round trip that reads it.
+
+    The view names its entry in ``read_cache(counters)`` (validating its parameters there); the handler's
+    ``cached_answer()`` is then the entry read with the throttles, or the value computed on a miss. Bad
+    parameters are still counted (one round trip for the throttles alone) before their 400, as DRF orders a
+    throttle before the handler's validation.
+    """
+
+    cache_read: cache.Read | None = None
+
+    def read_cache(self, counters: list[cache.Counter]) -> cache.Read:
+        raise NotImplementedError
+
+    def cached_answer(self) -> cache.Cached:
+        """The entry read at the throttle check (or now, if that check did not read it), or computed."""
+        read = self.cache_read if self.cache_read is not None else self.read_cache([])
+        return read.answer()
+
+    def check_throttles(self, request) -> None:
+        throttles = self.get_throttles()
+        if request.method not in ("GET", "HEAD") or not all(isinstance(t, FixedWindowThrottle) for t in throttles):
+            return super().check_throttles(request)
+        windows = [(throttle, throttle.window(request)) for throttle in throttles]
+        windows = [(throttle, window) for throttle, window in windows if window is not None]
+        try:
+            self.cache_read = self.read_cache([window.counter for _, window in windows])
+        except ValidationError:
+            super().check_throttles(request)
+            raise
+        waits = [
+            throttle.wait()
+            for (throttle, window), count in zip(windows, self.cache_read.counts, strict=True)
+            if not throttle.judge(window, count)
+        ]
+        if waits:
+            self.throttled(request, max(waits))
+        return None

@@ -11,10 +11,12 @@ and ``paused_all`` (``CLIENT PAUSE``), ``read_only`` (a replica of an address wh
 listens, what a failover leaves) and ``full`` (``maxmemory`` tiny with ``noeviction``).
 """
 
+import base64
 import contextlib
+import copy
 import ctypes
-import json
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -229,15 +231,16 @@ def _process_state(pid: int) -> str:
 # --- The application's cache settings, as the settings module builds them for a Redis URL --------
 
 _PRODUCTION_CACHE_SETTINGS: dict | None = None
+# Pickled, not JSON: the options hold objects (redis-py's Retry policy), which must reach the tests as they are.
 _SETTINGS_PROBE = """
-import json, os, django
+import base64, pickle, django
 from django.conf import settings
 django.setup()
-print(json.dumps({
+print(base64.b64encode(pickle.dumps({
     "CACHES": settings.CACHES,
     "DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS": getattr(settings, "DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS", False),
     "DJANGO_REDIS_LOGGER": getattr(settings, "DJANGO_REDIS_LOGGER", None),
-}))
+})).decode())
 """
 
 
@@ -260,8 +263,9 @@ def production_cache_settings() -> dict:
             timeout=60,
             check=True,
         )
-        _PRODUCTION_CACHE_SETTINGS = json.loads(probe.stdout.strip().splitlines()[-1])
-    return json.loads(json.dumps(_PRODUCTION_CACHE_SETTINGS))  # a copy the caller may change
+        # Our own interpreter's output, read back by the process that started it.
+        _PRODUCTION_CACHE_SETTINGS = pickle.loads(base64.b64decode(probe.stdout.strip().splitlines()[-1]))  # noqa: S301
+    return copy.deepcopy(_PRODUCTION_CACHE_SETTINGS)  # a copy the caller may change
 
 
 def _close_pools(url: str) -> None:

@@ -115,16 +115,27 @@ def test_read_your_writes_after_delete(create, write_client, read_client):
     assert read_client.get(ANALYTICS.format(42)).json()["transaction_count"] == 1
 
 
+def _stored_entries(user_id: int) -> dict:
+    """Every entry stored for the user, as the cache holds it (Redis hash or in-process dict)."""
+    key = response_cache.user_key(user_id)
+    if hasattr(cache, "client") and hasattr(cache.client, "get_client"):
+        stored = cache.client.get_client().hgetall(cache.make_key(key))
+    else:
+        stored = cache.get(key) or {}
+    return {name.decode() if isinstance(name, bytes) else name: value for name, value in stored.items()}
+
+
 def test_no_plain_name_is_cached(create, read_client):
     create(full_name="Zebulon Quartermaine")
     read_client.get(HISTORY.format(42))
     assert read_client.get(HISTORY.format(42))["X-Cache"] == "HIT"
 
-    key = response_cache.entry_key("history", 42, [50, None])
-    stored = json.dumps(cache.get(key))
+    stored = _stored_entries(42)
+    entry = stored[response_cache.entry_field("history", [50, None])]
 
-    assert "Quartermaine" not in stored
-    assert "Zebulon" not in stored
+    assert b"Quartermaine" not in entry
+    assert b"Zebulon" not in entry
+    assert len(entry) > 200  # the page is there, encrypted
 
 
 CLOSED_PORT_CACHE = {
@@ -195,29 +206,37 @@ def test_burst_of_identical_misses_computes_once(create, read_client, monkeypatc
 
 @override_settings(ANALYTICS_CACHE_TTL=2)
 def test_periodic_refresh_recomputes_entries_before_they_expire(create, read_client):
+    """A fix made behind the API shows at the next read after the reconciliation (well within the TTL); the
+    periodic refresh no longer re-stores entries itself (an entry nobody reads must not live on): the read
+    after the fix computes it, the one after is a HIT again."""
     txn = create(transaction_amount="10.00")
     read_client.get(ANALYTICS.format(42))
     # A fix made behind the API: no signal, no generation change.
     Transaction.objects.filter(pk=txn["id"]).update(transaction_amount="99.00")
-    time.sleep(1.1)  # past half the TTL: the entry is due for its refresh
+    time.sleep(1.1)  # past half the TTL: what the refresh used to recompute
 
-    reconcile_analytics()  # the figures follow the fix (and the user's generation is replaced)
-    refresh_analytics()  # the due entry is recomputed under the current generation
-    response = read_client.get(ANALYTICS.format(42))
+    reconcile_analytics()  # the figures follow the fix, and the user's cached answers are invalidated
+    refresh_analytics()  # stores nothing
+    assert _stored_entries(42) == {}
+    first = read_client.get(ANALYTICS.format(42))
+    second = read_client.get(ANALYTICS.format(42))
 
-    assert response["X-Cache"] == "HIT"
-    assert response.json()["credit"]["total"] == "99.00"
+    assert (first["X-Cache"], first.json()["credit"]["total"]) == ("MISS", "99.00")
+    assert (second["X-Cache"], second.json()["credit"]["total"]) == ("HIT", "99.00")
 
 
-@override_settings(ANALYTICS_CACHE_TTL=2)
-def test_periodic_refresh_recomputes_history_pages_before_they_expire(create, read_client):
-    txn = create(transaction_amount="10.00")
+@override_settings(ANALYTICS_CACHE_TTL=3)
+def test_history_pages_expire_after_the_ttl_and_the_refresh_does_not_restore_them(create, read_client):
+    """A change behind the API that the figures do not see (a name fixed in SQL) shows once the TTL is over."""
+    txn = create(full_name="Ama Mensah")
     read_client.get(HISTORY.format(42))
-    Transaction.objects.filter(pk=txn["id"]).update(transaction_amount="99.00")  # behind the API
-    time.sleep(1.1)  # past half the TTL: the page is due for its refresh
+    Transaction.objects.filter(pk=txn["id"]).update(full_name="Ama Mensah-Boateng")  # behind the API
+    time.sleep(1.6)  # past half the TTL
 
     refresh_analytics()
-    response = read_client.get(HISTORY.format(42))
+    within_ttl = read_client.get(HISTORY.format(42))
+    time.sleep(1.6)  # past the TTL of the entry stored by the first read
+    after_ttl = read_client.get(HISTORY.format(42))
 
-    assert response["X-Cache"] == "HIT"
-    assert response.json()["results"][0]["transaction_amount"] == "99.00"
+    assert (within_ttl["X-Cache"], within_ttl.json()["results"][0]["full_name"]) == ("HIT", "Ama Mensah")
+    assert (after_ttl["X-Cache"], after_ttl.json()["results"][0]["full_name"]) == ("MISS", "Ama Mensah-Boateng")
