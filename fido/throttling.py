@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.throttling import BaseThrottle
 
 from fido import cache
+from fido.proxy import client_ip
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -97,7 +98,8 @@ class AnonRateThrottle(FixedWindowThrottle):
     def get_ident_key(self, request) -> str | None:
         if request.user and request.user.is_authenticated:
             return None
-        return self.get_ident(request)
+        # Behind the proxy, its X-Forwarded-For; from anyone else the peer's own address (fido/proxy.py).
+        return client_ip(request)
 
 
 class CountedWithCacheRead:

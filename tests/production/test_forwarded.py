@@ -105,3 +105,30 @@ def test_the_service_never_believes_x_forwarded_proto_itself(settings):
     assert forged["Location"].startswith("https://")
     assert secure.status_code == HTTPStatus.UNAUTHORIZED
     assert getattr(settings, "SECURE_PROXY_SSL_HEADER", None) is None
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_anonymous_rate_limit(proxy_at):
+    proxy_at.THROTTLE_RATE_ANON = "3/min"
+    browser = Client(REMOTE_ADDR="203.0.113.50")
+
+    answers = [
+        browser.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{number}").status_code for number in range(5)
+    ]
+
+    assert answers[:3] == [HTTPStatus.OK] * 3
+    assert answers[3:] == [HTTPStatus.TOO_MANY_REQUESTS] * 2
+
+
+def test_behind_the_proxy_each_client_address_has_its_own_anonymous_limit(proxy_at):
+    proxy_at.THROTTLE_RATE_ANON = "1/min"
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+
+    first = proxy.get("/api/schema/", HTTP_X_FORWARDED_FOR="203.0.113.60")
+    other = proxy.get("/api/schema/", HTTP_X_FORWARDED_FOR="203.0.113.61")
+    again = proxy.get("/api/schema/", HTTP_X_FORWARDED_FOR="203.0.113.60")
+
+    assert (first.status_code, other.status_code, again.status_code) == (
+        HTTPStatus.OK,
+        HTTPStatus.OK,
+        HTTPStatus.TOO_MANY_REQUESTS,
+    )
