@@ -19,7 +19,7 @@ from fido import cache
 
 from . import audit, outbox
 from .fields import name_hash
-from .models import OutboxEvent, Transaction
+from .models import IdempotencyRecord, OutboxEvent, Transaction
 from .rules import WRITABLE_FIELDS
 from .signals import Statement, TxnFacts, transaction_written, transactions_bulk_written
 
@@ -36,15 +36,22 @@ def _owed(*, before: TxnFacts | None, after: TxnFacts | None) -> list[Statement]
 
 
 def _delete_row(txn_id: int) -> Transaction:
-    """Delete a transaction's row and return it as it was, in one statement (the row lock included)."""
+    """Delete a transaction's row and return it as it was (the row lock included), with the idempotent responses
+    stored for it (they hold its name, and must not outlive it): one statement on PostgreSQL, two elsewhere.
+
+    Raw SQL bypasses Django's emulated ON DELETE CASCADE, so the idempotency records are deleted here."""
     table = connection.ops.quote_name(Transaction._meta.db_table)
-    deleted = list(
-        Transaction.objects.raw(
-            f"DELETE FROM {table} WHERE id = %s RETURNING *",  # noqa: S608  (no user text)
-            [txn_id],
-            using=connection.alias,
+    stored = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH stored AS (DELETE FROM {stored} WHERE transaction_id = %s) "  # noqa: S608  (no user text)
+            f"DELETE FROM {table} WHERE id = %s RETURNING *"
         )
-    )
+        params = [txn_id, txn_id]
+    else:
+        IdempotencyRecord.objects.filter(transaction_id=txn_id).delete()
+        sql, params = f"DELETE FROM {table} WHERE id = %s RETURNING *", [txn_id]  # noqa: S608
+    deleted = list(Transaction.objects.raw(sql, params, using=connection.alias))
     if not deleted:
         raise Transaction.DoesNotExist(f"Transaction {txn_id} does not exist.")
     return deleted[0]
