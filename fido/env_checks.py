@@ -32,7 +32,12 @@ BOOLEANS = (
     "BENCH_ENDPOINTS",
 )
 # name: smallest allowed value
-POSITIVE_INTEGERS = {"ANALYTICS_CACHE_TTL": 1, "OVERVIEW_MAX_AGE": 1, "DB_CONNECT_TIMEOUT": 1}
+POSITIVE_INTEGERS = {
+    "ANALYTICS_CACHE_TTL": 1,
+    "OVERVIEW_MAX_AGE": 1,
+    "DB_CONNECT_TIMEOUT": 1,
+    "DATABASE_REPLICA_RETRY_AFTER": 1,
+}
 NON_NEGATIVE_INTEGERS = ("CONN_MAX_AGE", "SECURE_HSTS_SECONDS")
 POSITIVE_SECONDS = ("REDIS_CONNECT_TIMEOUT", "REDIS_SOCKET_TIMEOUT", "ALERT_WEBHOOK_TIMEOUT", "HEALTH_CHECK_TIMEOUT")
 URL_SCHEMES = {
@@ -132,9 +137,19 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "TIME_ZONE": _time_zone,
     "LOG_FORMAT": _choice({"json", "plain"}),
     "LOG_LEVEL": _choice(_LOG_LEVELS, upper=True),
+    "DATABASE_POOLER": _choice({"pgbouncer"}),
 }
 # Empty means unset for these (the default applies); for the others an empty value is itself an error.
-EMPTY_IS_UNSET = {"REDIS_URL", "CELERY_BROKER_URL", "ALERT_WEBHOOK_URL", "DATABASE_REPLICA_URLS"}
+EMPTY_IS_UNSET = {"REDIS_URL", "CELERY_BROKER_URL", "ALERT_WEBHOOK_URL", "DATABASE_REPLICA_URLS", "DATABASE_POOLER"}
+
+
+def _combinations(environ: Mapping[str, str]) -> list[str]:
+    """Values that are each valid but cannot be used together."""
+    problems = []
+    database_scheme = urlsplit(environ.get("DATABASE_URL") or "sqlite://").scheme
+    if (environ.get("DATABASE_POOLER") or "").strip() and database_scheme == "sqlite":
+        problems.append("DATABASE_POOLER needs DATABASE_URL to lead to PostgreSQL (through the pooler), not SQLite")
+    return problems
 
 
 def check_environment(environ: Mapping[str, str]) -> None:
@@ -147,6 +162,7 @@ def check_environment(environ: Mapping[str, str]) -> None:
         problem = check(value)
         if problem:
             problems.append(f"{name} {problem}")
+    problems += _combinations(environ)
     if problems:
         raise ImproperlyConfigured("Invalid environment: " + "; ".join(problems) + ".")
 
