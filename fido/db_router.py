@@ -22,10 +22,10 @@ import contextvars
 import random
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
 PRIMARY = "default"
 _pinned: contextvars.ContextVar[bool] = contextvars.ContextVar("fido_db_pinned", default=False)
@@ -41,6 +41,23 @@ def pin_primary() -> contextvars.Token:
 
 def unpin(token: contextvars.Token) -> None:
     _pinned.reset(token)
+
+
+@contextmanager
+def bookkeeping_write():
+    """For a write that no read depends on (an API client's "last used" time), made with ``.using(PRIMARY)``
+    so that it does not pin the request's reads to the primary: its commit does not wait for synchronous
+    standbys (``synchronous_commit = local`` for this transaction alone), so that a read request whose
+    bookkeeping is due still answers while a standby is down. Inside a transaction already under way it
+    changes nothing (that transaction's commit must keep waiting)."""
+    connection = connections[PRIMARY]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(using=PRIMARY):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = local")
+        yield
 
 
 def replica_aliases() -> list[str]:

@@ -9,15 +9,18 @@ terminated mid-request (PostgreSQL). ci/scale/run.py proves the same against a r
 
 import contextvars
 import socket
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from fido import db_router
 from fido.db_router import PrimaryReplicaRouter
 from transactions import services
+from transactions.client_models import ApiClient
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica_1"])
@@ -188,3 +191,21 @@ def test_a_read_whose_replica_fails_mid_request_is_answered_from_the_primary(wri
     assert response.status_code == HTTPStatus.OK
     assert [row["id"] for row in response.json()["results"]] == [created.json()["id"]]
     assert db_router.health.down() == ["replica_1"]
+
+
+def test_a_read_whose_last_used_time_is_due_still_reads_from_the_replica(write_client, txn_body, client_clock):
+    txn_body["user_id"] = 9_100_003
+    write_client.post("/api/v1/transactions/", txn_body, format="json")
+    client_clock.advance(3600)  # the client's resolved token and its "last used" time are both stale now
+    ApiClient.objects.update(last_used_at=timezone.now() - timedelta(hours=1))
+
+    with (
+        CaptureQueriesContext(connections["default"]) as primary,
+        CaptureQueriesContext(connections["replica_1"]) as replica,
+    ):
+        response = write_client.get(f"/api/v1/users/{txn_body['user_id']}/analytics/?date_from=2026-11-01")
+
+    assert response.status_code == HTTPStatus.OK
+    assert "UPDATE" in _sql(primary)  # the bookkeeping write...
+    assert "analytics_userdayfigures" in _sql(replica)  # ... does not pin the request's reads to the primary
+    assert "analytics_userdayfigures" not in _sql(primary)
