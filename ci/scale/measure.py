@@ -9,7 +9,13 @@ configuration (GUNICORN_WORKERS=2, GUNICORN_THREADS=4) side by side on the same 
 wrk (bench/wrk.lua, 2 threads, 16 connections) runs each scenario against each instance in turn, rounds
 interleaved so that load from elsewhere on the machine meets every configuration alike: creates (POST, new
 users), cached analytics (always a hit) and uncached analytics (a period never asked before). Prints a table
-of req/s and p50/p99 per configuration (medians of the rounds) and writes it to ci/scale/results.json.
+of req/s and p50/p99 per configuration (medians of the rounds) and each configuration's ratio to direct
+connections (the median of the rounds' ratios, with their range), and writes it to ci/scale/results.json.
+A cached hit runs no SQL at all, so its ratios show how much noise the machine adds.
+
+Then pgbench on the same primary (its own database, scale 10, 8 clients): read-only transactions, and
+TPC-B-like write transactions with `synchronous_commit = remote_apply` (the standby applies before each
+commit returns) and with `local`: the database's side of the capacity model.
 """
 
 import json
@@ -27,12 +33,12 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "production"))
 
-from cluster import PgBouncer, ReplicaPair
+from cluster import AS_POSTGRES, PG_BIN, PgBouncer, ReplicaPair
 from services import BASE_DIR, Api, Process, RedisServer, free_port, wait_until
 
 VENV = BASE_DIR / ".venv"
-ROUNDS = int(os.environ.get("MEASURE_ROUNDS", "3"))
-SLOT_SECONDS = int(os.environ.get("MEASURE_SECONDS", "5"))
+ROUNDS = int(os.environ.get("MEASURE_ROUNDS", "5"))
+SLOT_SECONDS = int(os.environ.get("MEASURE_SECONDS", "4"))
 SCENARIOS = {
     "create": ("create", "/api/v1/transactions/", "write"),
     "cached analytics": ("get", "/api/v1/users/1/analytics/", "read"),
@@ -49,6 +55,30 @@ def wrk(url: str, token: str, mode: str, sequence: int) -> dict:
     line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
     figures = json.loads(line.removeprefix("BENCH_JSON "))
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+def pgbench(pair: ReplicaPair) -> dict:
+    """Transactions per second of pgbench on the primary: read-only, and writes with and without the standby."""
+    primary = pair.primary
+    primary.sql('CREATE DATABASE "pgbench"')
+    base = [*AS_POSTGRES, str(PG_BIN / "pgbench"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"]
+    subprocess.run([*base, "-i", "-q", "-s", "10", "pgbench"], check=True, capture_output=True)  # noqa: S603
+    figures = {}
+    for name, options, commit in (
+        ("read-only (-S)", ["-S"], "remote_apply"),
+        ("TPC-B-like, synchronous_commit = remote_apply", [], "remote_apply"),
+        ("TPC-B-like, synchronous_commit = local", [], "local"),
+    ):
+        env_options = f"-c synchronous_commit={commit}"
+        result = subprocess.run(  # noqa: S603
+            [*base, "-c", "8", "-j", "2", "-T", str(3 * SLOT_SECONDS), *options, "pgbench"],
+            capture_output=True, text=True, check=True, env={**os.environ, "PGOPTIONS": env_options},
+        )  # fmt: skip
+        tps = next(line for line in result.stdout.splitlines() if line.startswith("tps"))
+        latency = next(line for line in result.stdout.splitlines() if line.startswith("latency average"))
+        figures[name] = {"tps": round(float(tps.split()[2]), 1), "latency_ms": float(latency.split()[3])}
+        print(f"  pgbench {name}: {figures[name]}", flush=True)
     return figures
 
 
@@ -119,18 +149,30 @@ def main() -> int:
                     slots.setdefault((scenario, name), []).append(wrk(urls[name] + path, tokens[scope], mode, sequence))
             print(f"  round {round_number + 1} of {ROUNDS} done", flush=True)
         table = {}
-        print(f"{'scenario':<22}{'configuration':<28}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+        header = f"{'scenario':<20}{'configuration':<27}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+        print(header + "  ratio to direct (rounds)")
         for (scenario, name), runs in slots.items():
+            direct = slots[(scenario, "direct")]
+            ratios = [run["rps"] / base["rps"] for run, base in zip(runs, direct, strict=True)]
             row = {
                 "rps": round(statistics.median(run["rps"] for run in runs), 1),
                 "p50_ms": round(statistics.median(run["p50_us"] for run in runs) / 1000, 1),
                 "p99_ms": round(statistics.median(run["p99_us"] for run in runs) / 1000, 1),
-                "errors": sum(run["socket_errors"] + run["non_2xx"] for run in runs),
+                "socket_errors": sum(run["socket_errors"] for run in runs),
+                "non_2xx": sum(run["non_2xx"] for run in runs),
+                "ratio": round(statistics.median(ratios), 2),
+                "ratio_range": [round(min(ratios), 2), round(max(ratios), 2)],
             }
             table.setdefault(scenario, {})[name] = row
-            print(f"{scenario:<22}{name:<28}{row['rps']:>8}{row['p50_ms']:>9}{row['p99_ms']:>9}{row['errors']:>8}")
+            errors = f"{row['socket_errors']}/{row['non_2xx']}"
+            print(
+                f"{scenario:<20}{name:<27}{row['rps']:>7}{row['p50_ms']:>8}{row['p99_ms']:>8}{errors:>7}"
+                f"  {row['ratio']:.2f} ({row['ratio_range'][0]:.2f}-{row['ratio_range'][1]:.2f})"
+            )
+        database_side = pgbench(pair)
         load = os.getloadavg()
         result = {"date": time.strftime("%Y-%m-%d"), "load_average_after": [round(x, 2) for x in load], "table": table}
+        result["pgbench"] = database_side
         result["rounds"], result["slot_seconds"] = ROUNDS, SLOT_SECONDS
         (Path(__file__).parent / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         print(f"load average after: {load}")
