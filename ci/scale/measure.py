@@ -58,22 +58,27 @@ def wrk(url: str, token: str, mode: str, sequence: int) -> dict:
     return figures
 
 
-def pgbench(pair: ReplicaPair) -> dict:
-    """Transactions per second of pgbench on the primary: read-only, and writes with and without the standby."""
+def pgbench(pair: ReplicaPair, bouncer: PgBouncer) -> dict:
+    """pgbench on the primary: read-only and write transactions per second (with and without waiting for the
+    standby), and the latency one statement pays directly and through PgBouncer (one client)."""
     primary = pair.primary
     primary.sql('CREATE DATABASE "pgbench"')
-    base = [*AS_POSTGRES, str(PG_BIN / "pgbench"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"]
-    subprocess.run([*base, "-i", "-q", "-s", "10", "pgbench"], check=True, capture_output=True)  # noqa: S603
+    program = [*AS_POSTGRES, str(PG_BIN / "pgbench"), "-h", "127.0.0.1", "-U", "postgres"]
+    direct, pooled = [*program, "-p", str(primary.port)], [*program, "-p", str(bouncer.port)]
+    subprocess.run([*direct, "-i", "-q", "-s", "10", "pgbench"], check=True, capture_output=True)  # noqa: S603
     figures = {}
-    for name, options, commit in (
-        ("read-only (-S)", ["-S"], "remote_apply"),
-        ("TPC-B-like, synchronous_commit = remote_apply", [], "remote_apply"),
-        ("TPC-B-like, synchronous_commit = local", [], "local"),
+    for name, base, options, commit in (
+        ("read-only (-S), 8 clients", direct, ["-c", "8", "-j", "2", "-S"], "remote_apply"),
+        ("TPC-B-like, 8 clients, synchronous_commit = remote_apply", direct, ["-c", "8", "-j", "2"], "remote_apply"),
+        ("TPC-B-like, 8 clients, synchronous_commit = local", direct, ["-c", "8", "-j", "2"], "local"),
+        ("one SELECT at a time, direct", direct, ["-c", "1", "-S"], "remote_apply"),
+        ("one SELECT at a time, through PgBouncer", pooled, ["-c", "1", "-S"], "remote_apply"),
     ):
-        env_options = f"-c synchronous_commit={commit}"
+        # PGOPTIONS would be refused by PgBouncer (a startup parameter it does not know); reads need none.
+        env = {**os.environ, "PGOPTIONS": f"-c synchronous_commit={commit}"} if base is direct else dict(os.environ)
         result = subprocess.run(  # noqa: S603
-            [*base, "-c", "8", "-j", "2", "-T", str(3 * SLOT_SECONDS), *options, "pgbench"],
-            capture_output=True, text=True, check=True, env={**os.environ, "PGOPTIONS": env_options},
+            [*base, "-T", str(3 * SLOT_SECONDS), *options, "pgbench"], capture_output=True, text=True, check=True,
+            env=env,
         )  # fmt: skip
         tps = next(line for line in result.stdout.splitlines() if line.startswith("tps"))
         latency = next(line for line in result.stdout.splitlines() if line.startswith("latency average"))
@@ -169,7 +174,7 @@ def main() -> int:
                 f"{scenario:<20}{name:<27}{row['rps']:>7}{row['p50_ms']:>8}{row['p99_ms']:>8}{errors:>7}"
                 f"  {row['ratio']:.2f} ({row['ratio_range'][0]:.2f}-{row['ratio_range'][1]:.2f})"
             )
-        database_side = pgbench(pair)
+        database_side = pgbench(pair, bouncer)
         load = os.getloadavg()
         result = {"date": time.strftime("%Y-%m-%d"), "load_average_after": [round(x, 2) for x in load], "table": table}
         result["pgbench"] = database_side
