@@ -409,6 +409,25 @@ def check_alerts() -> dict:
     return {"large_transactions": large, "missing": missing, "doubled": doubled, "duplicates": duplicates}
 
 
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) of a process and its children (gunicorn's or Celery's pool), while they run."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pending, seen, total = [process.pid], set(), 0.0
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        pending.extend(int(child) for child in children)
+    return total
+
+
 def task_durations(log_dir: Path) -> dict:
     """Milliseconds per processed event (p50, p95, max), from the workers' fido.task lines."""
     durations = []
@@ -482,6 +501,8 @@ def main() -> int:
         clients = [
             VirtualClient(token, stats, stop_at, seed, PORTS[seed % len(PORTS)]) for seed, token in enumerate(tokens)
         ]
+        web, workers = processes[:WEB_INSTANCES], processes[WEB_INSTANCES : WEB_INSTANCES + WORKERS]
+        cpu_before = [sum(map(cpu_seconds, web)), sum(map(cpu_seconds, workers))]
         started = time.monotonic()
         for client in clients:
             client.start()
@@ -489,6 +510,7 @@ def main() -> int:
             client.join()
         elapsed = time.monotonic() - started
         outbox = drain_outbox()
+        cpu = [sum(map(cpu_seconds, web)) - cpu_before[0], sum(map(cpu_seconds, workers)) - cpu_before[1]]
         rows = Transaction.objects.count()
         users_compared, analytics_mismatches = check_analytics(tokens)
         alerts = check_alerts()
@@ -527,6 +549,9 @@ def main() -> int:
         "users_compared": users_compared,
         "alerts": alerts,
         "process_event_ms": task_durations(log_dir),
+        # CPU per unit of work, all processes of the kind together (the inputs of the capacity model).
+        "web_cpu_ms_per_request": round(cpu[0] * 1000 / max(requests, 1), 2),
+        "worker_cpu_ms_per_event": round(cpu[1] * 1000 / max(outbox.get("done", 0), 1), 2),
     }
     expected_rows = report["creates_acknowledged"] - stats.deletes
     checks = {

@@ -474,7 +474,19 @@ class Stage:
             + ("" if result.returncode == 0 else f"\n{output[-3000:]}\n{result.stderr[-2000:]}"),
         )
         if report:
+            commits = "SELECT xact_commit FROM pg_stat_database WHERE datname = %s"
+            on = {node.name: node.sql(commits, (database,))[0][0] for node in (self.pair.primary, self.pair.standby)}
+            requests, events = report["requests"], max(report["outbox"].get("done", 0), 1)
             self.report.figure("load: requests/s", report["throughput_rps"])
+            self.report.figure(
+                "load: transactions on the primary / on the standby, per request",
+                f"{on['primary'] / requests:.1f} / {on['standby'] / requests:.1f} "
+                f"({on['primary']} / {on['standby']} for {requests} requests, {events} events)",
+            )
+            self.report.figure(
+                "load: CPU ms per request (web) / per processed event (workers)",
+                f"{report['web_cpu_ms_per_request']} / {report['worker_cpu_ms_per_event']}",
+            )
             self.report.figure(
                 "load: creates acknowledged - deletes = rows",
                 f"{report['creates_acknowledged']} - {report['deletes']} = {report['rows']}",
