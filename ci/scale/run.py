@@ -414,12 +414,12 @@ class Stage:
 
     def api_suite(self, extra: list[str]) -> None:
         database = "fido_suite"
+        # The suite's own settings (DEBUG, development keys), with the stage's PgBouncer, cache and broker.
         env = self.environment(database)
-        env.pop("DATABASE_REPLICA_URLS")
-        env.update(DEBUG="", ENV_FILE="", REQUIRE_BROWSER_TESTS="0")
-        for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY", "DEBUG", "LOG_LEVEL", "HTTPS_ONLY"):
-            env.pop(name, None)
-        env["DEBUG"] = "1"
+        deployment_only = ("DATABASE_REPLICA_URLS", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FIELD_HASH_KEY")
+        for name in (*deployment_only, "LOG_LEVEL", "ALLOWED_HOSTS"):
+            env.pop(name)
+        env.update(DEBUG="1", HTTPS_ONLY="0")
         started = time.monotonic()
         # The test database is created through PgBouncer (CREATE DATABASE runs outside a transaction), and
         # kept (--reuse-db): PgBouncer holds server connections to it, so it is dropped here, on the server.
