@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 
-.PHONY: help run test install install-dev env migrate demo screenshots lint bench load production-check
+.PHONY: help run test install install-dev env migrate demo screenshots lint bench load production-check scale-check scale-measure
 .DEFAULT_GOAL := help
 
 ## List the targets and what each one does (this text).
@@ -66,6 +66,21 @@ test: install-dev migrate
 production-check: install-dev
 	$(PY) ci/production/run.py
 
+## The scale-out, proven on real engines (about 4 minutes). Separate from `make test`: a PostgreSQL primary and a synchronous hot standby of its own (initdb, pg_basebackup), PgBouncer
+## in transaction mode, two gunicorn instances and two workers; replica reads, read-after-write, the standby
+## stopped, the API suite and `make load` through PgBouncer. Needs PostgreSQL's server binaries, redis-server and
+## pgbouncer (installed when missing); see ci/scale/run.py.
+scale-check: install-dev
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || (echo "Installing pgbouncer (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer)
+	$(PY) ci/scale/run.py
+
+## PgBouncer against direct connections (about 3 minutes, not in CI). Creates and reads measured with wrk: figures
+## for docs/performance.md "Scaling"; see ci/scale/measure.py.
+scale-measure: install-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer)
+	$(PY) ci/scale/measure.py
+
 ## Retake the back-office screenshots in docs/screenshots/ (a real browser: Debian's Chromium).
 screenshots: install-dev
 	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/admin/test_screens.py
@@ -84,6 +99,7 @@ bench: install-dev
 	$(PY) bench/run.py
 
 ## Load and soak test (bounded, 127.0.0.1): 32 clients x 60 s against gunicorn with a real Celery
-## worker, then zero-5xx / row-count / analytics checks. Needs PostgreSQL and Redis; see README "Load test".
+## worker, then zero-5xx / row-count / analytics / alert checks. Needs PostgreSQL and Redis; LOAD_WEB_INSTANCES,
+## LOAD_WORKERS, LOAD_POOLER and LOAD_REPLICA_URLS run it scaled out; see README "Load test".
 load: install-dev
 	$(PY) loadtest/run.py

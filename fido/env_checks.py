@@ -43,6 +43,7 @@ POSITIVE_INTEGERS = {
     "ADMIN_LOGIN_FAILURE_LIMIT": 1,
     "ADMIN_LOGIN_COOLOFF_MINUTES": 1,
     "OUTBOX_RETENTION_DAYS": 1,
+    "DATABASE_REPLICA_RETRY_AFTER": 1,
 }
 NON_NEGATIVE_INTEGERS = ("CONN_MAX_AGE", "SECURE_HSTS_SECONDS")
 POSITIVE_SECONDS = (
@@ -172,9 +173,26 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "LOG_LEVEL": _choice(_LOG_LEVELS, upper=True),
     "FORWARDED_ALLOW_IPS": _forwarded_allow_ips,
     "METRICS_TOKEN": _bearer_token,
+    "DATABASE_POOLER": _choice({"pgbouncer"}),
 }
 # Empty means unset for these (the default applies); for the others an empty value is itself an error.
-EMPTY_IS_UNSET = {"REDIS_URL", "CELERY_BROKER_URL", "ALERT_WEBHOOK_URL", "DATABASE_REPLICA_URLS", "METRICS_TOKEN"}
+EMPTY_IS_UNSET = {
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "ALERT_WEBHOOK_URL",
+    "DATABASE_REPLICA_URLS",
+    "METRICS_TOKEN",
+    "DATABASE_POOLER",
+}
+
+
+def _combinations(environ: Mapping[str, str]) -> list[str]:
+    """Values that are each valid but cannot be used together."""
+    problems = []
+    database_scheme = urlsplit(environ.get("DATABASE_URL") or "sqlite://").scheme
+    if (environ.get("DATABASE_POOLER") or "").strip() and database_scheme == "sqlite":
+        problems.append("DATABASE_POOLER needs DATABASE_URL to lead to PostgreSQL (through the pooler), not SQLite")
+    return problems
 
 
 def check_environment(environ: Mapping[str, str]) -> None:
@@ -187,6 +205,7 @@ def check_environment(environ: Mapping[str, str]) -> None:
         problem = check(value)
         if problem:
             problems.append(f"{name} {problem}")
+    problems += _combinations(environ)
     if problems:
         raise ImproperlyConfigured("Invalid environment: " + "; ".join(problems) + ".")
 

@@ -145,20 +145,38 @@ def _with_connect_timeout(database: dict) -> dict:
 
 
 _with_connect_timeout(DATABASES["default"])
-# Read replicas (fido/db_router.py): reads that need no freshness go there, the rest to "default".
+# Read replicas (fido/db_router.py): reads that need no freshness go there, the rest to "default". A
+# replica that cannot be reached costs a read at most its connect timeout (libpq's floor, 2 s), then is
+# left out for DATABASE_REPLICA_RETRY_AFTER seconds while reads go to the primary.
+DATABASE_REPLICA_CONNECT_TIMEOUT = 2
+DATABASE_REPLICA_RETRY_AFTER = env.int("DATABASE_REPLICA_RETRY_AFTER", default=5)
 DATABASE_REPLICAS = []
 for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
     _alias = f"replica_{_number}"
-    DATABASES[_alias] = _with_connect_timeout(
-        {
-            **env.db_url_config(_url),
-            "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
-            "CONN_HEALTH_CHECKS": True,
-            "TEST": {"MIRROR": "default"},
-        }
+    DATABASES[_alias] = {
+        **env.db_url_config(_url),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASES[_alias].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", min(DB_CONNECT_TIMEOUT, DATABASE_REPLICA_CONNECT_TIMEOUT)
     )
     DATABASE_REPLICAS.append(_alias)
 DATABASE_ROUTERS = ["fido.db_router.PrimaryReplicaRouter"] if DATABASE_REPLICAS else []
+# DATABASE_POOLER=pgbouncer: the database URLs lead to PgBouncer in transaction mode, where consecutive
+# transactions of one connection may run on different server connections. Nothing may outlive a
+# transaction: no server-side cursors (a cursor lives in its session), no named prepared statements
+# (Debian's PgBouncer 1.18 cannot carry them; `max_prepared_statements` came in 1.21), no session
+# settings (the code only takes transaction-scoped locks: FOR UPDATE, pg_advisory_xact_lock).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER == "pgbouncer":
+    for _database in DATABASES.values():
+        if "postgresql" in _database["ENGINE"]:
+            _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+            # Django's default with psycopg 3, stated here so that no OPTIONS change can turn them on.
+            _database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+            _database["OPTIONS"]["server_side_binding"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------

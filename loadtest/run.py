@@ -1,13 +1,18 @@
 """`make load`: a bounded load and soak test on 127.0.0.1, then a check that nothing was lost.
 
 1. A fresh PostgreSQL database (LOAD_DATABASE_URL), migrated; one write API client per virtual client.
-2. gunicorn (deploy/gunicorn.conf.py) on LOAD_PORT, a real Celery worker and beat on LOAD_BROKER_URL.
-3. LOAD_CLIENTS clients (32) for LOAD_SECONDS (60): creates (with Idempotency-Key), idempotent
-   retries of earlier creates, updates (some move a transaction to another user), deletes, history
-   and analytics reads. A create or delete whose answer is lost is retried until it is definite.
+2. LOAD_WEB_INSTANCES gunicorn instances (deploy/gunicorn.conf.py; 1) on LOAD_PORT, LOAD_PORT+1, ...,
+   LOAD_WORKERS Celery workers (1) on one queue and one beat, on LOAD_BROKER_URL. Optionally through
+   PgBouncer (LOAD_POOLER=pgbouncer: LOAD_DATABASE_URL leads to it, LOAD_ADMIN_DATABASE_URL to the server
+   itself, where the database is created and dropped) and with read replicas (LOAD_REPLICA_URLS).
+3. LOAD_CLIENTS clients (32), spread over the instances, for LOAD_SECONDS (60): creates (with
+   Idempotency-Key), idempotent retries of earlier creates, updates (some move a transaction to another
+   user), deletes, history and analytics reads. A create or delete whose answer is lost is retried until
+   it is definite.
 4. Throughput and latency per operation, then the checks: no 5xx; rows in the database == creates
    acknowledged - deletes; the outbox drained; every user's analytics (API) == a recomputation from
-   the raw rows in SQL.
+   the raw rows in SQL; every transaction at or above the alert threshold has exactly one alert of that
+   rule (none twice, none missing).
 
 Results are printed and written to loadtest/results/<time>.json. Exit status 1 when a check fails.
 """
@@ -42,6 +47,16 @@ DATABASE_URL = os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.
 REDIS_URL = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/0")
 BROKER_URL = os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/1")
 DRAIN_SECONDS = float(os.environ.get("LOAD_DRAIN_SECONDS", "120"))
+# Where the database is dropped and created: the server itself, never through a pooler (which keeps server
+# connections to it open).
+ADMIN_DATABASE_URL = os.environ.get("LOAD_ADMIN_DATABASE_URL", DATABASE_URL)
+REPLICA_URLS = os.environ.get("LOAD_REPLICA_URLS", "")
+POOLER = os.environ.get("LOAD_POOLER", "")
+WEB_INSTANCES = int(os.environ.get("LOAD_WEB_INSTANCES", "1"))
+WORKERS = int(os.environ.get("LOAD_WORKERS", "1"))
+PORTS = [PORT + number for number in range(WEB_INSTANCES)]
+QUEUE = os.environ.get("LOAD_QUEUE", f"load{PORT}")
+LARGE_AMOUNT = Decimal("10000.00")
 
 # Operation mix (weights).
 MIX = {
@@ -69,8 +84,12 @@ def server_env() -> dict[str, str]:
     env.update(SECRETS)
     env.update(
         DATABASE_URL=DATABASE_URL,
+        DATABASE_REPLICA_URLS=REPLICA_URLS,
+        DATABASE_POOLER=POOLER,
         REDIS_URL=REDIS_URL,
         CELERY_BROKER_URL=BROKER_URL,
+        CELERY_QUEUE=QUEUE,
+        LARGE_TRANSACTION_THRESHOLD=str(LARGE_AMOUNT),
         CACHE_KEY_PREFIX=f"load{PORT}",
         DEBUG="0",
         HTTPS_ONLY="0",
@@ -90,9 +109,8 @@ def manage(*args: str) -> None:
 
 
 def recreate_database() -> None:
-    parts = urlsplit(DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
+    name = urlsplit(DATABASE_URL).path.lstrip("/")
+    admin = urlsplit(ADMIN_DATABASE_URL)._replace(path="/postgres").geturl()
     import psycopg
 
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -119,10 +137,10 @@ def django_setup() -> None:
     django.setup()
 
 
-def start(name: str, argv: list[str], log_dir: Path) -> subprocess.Popen:
+def start(name: str, argv: list[str], log_dir: Path, **env: str) -> subprocess.Popen:
     log = (log_dir / f"{name}.log").open("w")
     return subprocess.Popen(  # noqa: S603
-        argv, cwd=BASE_DIR, env=server_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        argv, cwd=BASE_DIR, env={**server_env(), **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
 
 
@@ -137,16 +155,18 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def wait_ready(deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            connection.request("GET", "/readyz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("load: the server did not become ready")
+    for port in PORTS:
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/readyz")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"load: the server on port {port} did not become ready")
+            time.sleep(0.5)
 
 
 @dataclass
@@ -166,9 +186,9 @@ class Stats:
 class VirtualClient(threading.Thread):
     """One API client: its own token and keep-alive connection, its own transactions to change."""
 
-    def __init__(self, token: str, stats: Stats, stop_at: float, seed: int):
+    def __init__(self, token: str, stats: Stats, stop_at: float, seed: int, port: int = PORT):
         super().__init__(daemon=True)
-        self.token, self.stats, self.stop_at = token, stats, stop_at
+        self.token, self.stats, self.stop_at, self.port = token, stats, stop_at, port
         self.random = random.Random(seed)  # noqa: S311 - load generation
         self.owned: dict[int, int] = {}  # transaction id -> user id
         self.sent: list[tuple[str, str, int]] = []  # (key, body, id) of acknowledged creates
@@ -181,7 +201,7 @@ class VirtualClient(threading.Thread):
         started = time.perf_counter()
         try:
             if self.connection is None:
-                self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()
             payload = response.read()
@@ -365,6 +385,73 @@ def check_analytics(tokens: list[str]) -> tuple[int, list[str]]:
     return len(expected), mismatches
 
 
+def check_alerts() -> dict:
+    """Every transaction at or above the threshold has exactly one large-amount alert; no alert is doubled."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE alerts = 0), count(*) FILTER (WHERE alerts > 1), count(*)
+            FROM (
+                SELECT t.id, count(a.id) AS alerts FROM transactions_transaction t
+                LEFT JOIN analytics_alert a ON a.transaction_id = t.id AND a.rule = 'large_amount'
+                WHERE t.transaction_amount >= %s GROUP BY t.id
+            ) large
+            """,
+            [LARGE_AMOUNT],
+        )
+        missing, doubled, large = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM analytics_alert GROUP BY transaction_id, rule HAVING count(*) > 1) d"
+        )
+        duplicates = cursor.fetchone()[0]
+    return {"large_transactions": large, "missing": missing, "doubled": doubled, "duplicates": duplicates}
+
+
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) of a process and its children (gunicorn's or Celery's pool), while they run."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pending, seen, total = [process.pid], set(), 0.0
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        pending.extend(int(child) for child in children)
+    return total
+
+
+def task_durations(log_dir: Path) -> dict:
+    """Milliseconds per processed event (p50, p95, max), from the workers' fido.task lines."""
+    durations = []
+    for log in log_dir.glob("worker*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"analytics.tasks.process_event"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "task" and record.get("duration_ms") is not None:
+                durations.append(record["duration_ms"])
+    if not durations:
+        return {"events": 0}
+    durations.sort()
+    return {
+        "events": len(durations),
+        "p50": round(statistics.median(durations), 1),
+        "p95": round(percentile(durations, 0.95), 1),
+        "max": round(durations[-1], 1),
+    }
+
+
 def drain_outbox() -> dict:
     """Wait until every outbox event is processed (when this build has a processor)."""
     from transactions.models import OutboxEvent
@@ -395,10 +482,15 @@ def main() -> int:
 
     tokens = [api_client_create(name=f"load-{number}", scope="write").key for number in range(CLIENTS)]
     processes = [
-        start("web", [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-                      "--bind", f"127.0.0.1:{PORT}", "fido.wsgi:application"], log_dir),
-        start("worker", [sys.executable, "-m", "celery", "-A", "fido", "worker", "--loglevel", "WARNING",
-                         "--concurrency", "2", "--hostname", f"load{PORT}@%h"], log_dir),
+        start(f"web{port}", [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
+                             "--bind", f"127.0.0.1:{port}", "fido.wsgi:application"], log_dir, PORT=str(port))
+        for port in PORTS
+    ] + [
+        start(f"worker{number}", [sys.executable, "-m", "celery", "-A", "fido", "worker", "--loglevel", "WARNING",
+                                  "--concurrency", "2", "--hostname", f"load{PORT}-{number}@%h"], log_dir,
+              LOG_LEVEL="INFO")  # one fido.task line per task: the processing time per event
+        for number in range(1, WORKERS + 1)
+    ] + [
         start("beat", [sys.executable, "-m", "celery", "-A", "fido", "beat", "--loglevel", "WARNING",
                        "--schedule", str(log_dir / "beat-schedule")], log_dir),
     ]  # fmt: skip
@@ -406,7 +498,11 @@ def main() -> int:
         wait_ready(time.monotonic() + 60)
         stats = Stats()
         stop_at = time.monotonic() + SECONDS
-        clients = [VirtualClient(token, stats, stop_at, seed) for seed, token in enumerate(tokens)]
+        clients = [
+            VirtualClient(token, stats, stop_at, seed, PORTS[seed % len(PORTS)]) for seed, token in enumerate(tokens)
+        ]
+        web, workers = processes[:WEB_INSTANCES], processes[WEB_INSTANCES : WEB_INSTANCES + WORKERS]
+        cpu_before = [sum(map(cpu_seconds, web)), sum(map(cpu_seconds, workers))]
         started = time.monotonic()
         for client in clients:
             client.start()
@@ -414,14 +510,20 @@ def main() -> int:
             client.join()
         elapsed = time.monotonic() - started
         outbox = drain_outbox()
+        cpu = [sum(map(cpu_seconds, web)) - cpu_before[0], sum(map(cpu_seconds, workers)) - cpu_before[1]]
         rows = Transaction.objects.count()
         users_compared, analytics_mismatches = check_analytics(tokens)
+        alerts = check_alerts()
     finally:
         for process in processes:
             stop(process)
 
     requests = sum(len(values) for values in stats.latencies.values())
     report = {
+        "web_instances": WEB_INSTANCES,
+        "workers": WORKERS,
+        "pooler": POOLER or None,
+        "replicas": len([url for url in REPLICA_URLS.split(",") if url.strip()]),
         "clients": CLIENTS,
         "seconds": round(elapsed, 1),
         "requests": requests,
@@ -445,6 +547,11 @@ def main() -> int:
         "rows": rows,
         "outbox": outbox,
         "users_compared": users_compared,
+        "alerts": alerts,
+        "process_event_ms": task_durations(log_dir),
+        # CPU per unit of work, all processes of the kind together (the inputs of the capacity model).
+        "web_cpu_ms_per_request": round(cpu[0] * 1000 / max(requests, 1), 2),
+        "worker_cpu_ms_per_event": round(cpu[1] * 1000 / max(outbox.get("done", 0), 1), 2),
     }
     expected_rows = report["creates_acknowledged"] - stats.deletes
     checks = {
@@ -454,6 +561,8 @@ def main() -> int:
         "outbox drained": not outbox.get("pending") or not outbox.get("done"),
         "no failed outbox events": not outbox.get("failed"),
         "analytics == SQL recomputation": not [m for m in analytics_mismatches if not m.startswith("skipped")],
+        "one alert per large transaction, no duplicate": not (alerts["missing"] or alerts["doubled"])
+        and not alerts["duplicates"],
     }
     report["checks"] = checks
     report["notes"] = [m for m in analytics_mismatches if m.startswith("skipped")]

@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from knox.models import AuthToken
 
+from fido import db_router
 from fido.db_router import PRIMARY
 
 from .client_models import ApiClient
@@ -149,10 +150,12 @@ def api_client_touch(*, client: ResolvedClient, now: datetime | None = None) -> 
     stale = now - LAST_USED_RESOLUTION
     if client.last_used_at is not None and client.last_used_at > stale:
         return
-    # Conditional, so workers resolving the same client at once write it once.
-    ApiClient.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=client.client_id).update(
-        last_used_at=now
-    )
+    # Conditional, so workers resolving the same client at once write it once. Bookkeeping that no read
+    # depends on: it leaves the request's reads free to use a replica, and never waits for a standby.
+    with db_router.bookkeeping_write():
+        ApiClient.objects.using(PRIMARY).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=client.client_id
+        ).update(last_used_at=now)
 
 
 def api_client_list() -> QuerySet[ApiClient]:
