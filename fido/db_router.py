@@ -7,8 +7,8 @@ on the primary when:
 - the request is a write (POST, PUT, PATCH, DELETE: the whole request is pinned by the middleware);
 - it runs in a Celery task (derived figures are computed right after the write they follow).
 Reads from other requests see the primary's commits only as fast as replication applies them, so
-replicas listed here must apply synchronously (`synchronous_commit = remote_apply`) for SPEC §6's
-read-after-write promise to hold across requests; see README "Scaling to millions of users".
+replicas listed here must apply synchronously (`synchronous_commit = remote_apply`) for the API's
+read-after-write promise to hold across requests; see docs/performance.md ("Scaling").
 """
 
 import contextvars

@@ -1,9 +1,9 @@
-"""Per-client rate limits through the cache: 429 with `Retry-After` in the SPEC §4 shape.
+"""Per-client rate limits through the cache: 429 with `Retry-After` in the one error shape.
 
 A fixed window counted with one atomic ``INCR`` per request (DRF's own throttles keep a list of
 timestamps per client, rewritten on every request, and lose counts under concurrency). When the
 cache is down the count is unknown and the request is let through: throttling protects the
-service, it must not take it down with Redis (fail-open, see README "Deployment").
+service, it must not take it down with Redis (fail-open, see docs/operators.md, "Throttling").
 """
 
 import time
