@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The Fido transactions service: one image for web (gunicorn), worker and beat (Celery), and the
-# one-shot migration. See README "Deployment" and docker-compose.yml.
+# one-shot migration. See docs/operators.md ("Deployment") and docker-compose.yml.
 
 # --- build: wheels for every pinned runtime dependency ---------------------------------------
 FROM python:3.11-slim-bookworm AS build

@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD = $$(grep '^DEMO_ADMIN_PASSWORD=' .env | cut -d= -f2-)
+# The port `make run` serves on (`make run PORT=8001` when 8000 is taken).
+PORT ?= 8000
 
 .PHONY: help run test install install-dev env migrate demo screenshots lint bench load production-check scale-check scale-measure
 .DEFAULT_GOAL := help
@@ -48,12 +50,12 @@ migrate: install env
 ## The demo admin, clerk (names masked) and API token, and demo data the first time.
 demo: migrate
 	$(MANAGE) seed_demo --if-empty --users 200 --transactions 20000 --seed 1
-	@$(MANAGE) ensure_demo_access --password "$(DEMO_PASSWORD)"
+	@$(MANAGE) ensure_demo_access --password "$(DEMO_PASSWORD)" --base-url http://127.0.0.1:$(PORT)
 
-## Serve the embedded default on http://127.0.0.1:8000 (SQLite, in-process cache and tasks). One short log line
-## per request: LOG_FORMAT=plain unless set (production logs stay JSON).
+## Serve the embedded default on http://127.0.0.1:8000 (SQLite, in-process cache and tasks); `make run PORT=8001`
+## for another port. One short log line per request: LOG_FORMAT=plain unless set (production logs stay JSON).
 run: demo
-	LOG_FORMAT=$${LOG_FORMAT:-plain} $(MANAGE) runserver 127.0.0.1:8000
+	LOG_FORMAT=$${LOG_FORMAT:-plain} $(MANAGE) runserver 127.0.0.1:$(PORT)
 
 ## The whole test suite (embedded unless DATABASE_URL / REDIS_URL / CELERY_BROKER_URL are set).
 test: install-dev migrate
@@ -100,6 +102,6 @@ bench: install-dev
 
 ## Load and soak test (bounded, 127.0.0.1): 32 clients x 60 s against gunicorn with a real Celery
 ## worker, then zero-5xx / row-count / analytics / alert checks. Needs PostgreSQL and Redis; LOAD_WEB_INSTANCES,
-## LOAD_WORKERS, LOAD_POOLER and LOAD_REPLICA_URLS run it scaled out; see README "Load test".
+## LOAD_WORKERS, LOAD_POOLER and LOAD_REPLICA_URLS run it scaled out; see docs/performance.md ("Load test").
 load: install-dev
 	$(PY) loadtest/run.py

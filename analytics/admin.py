@@ -1,4 +1,4 @@
-"""Back office for processing results (SPEC §9): statistics and credit profiles read-only, alerts acknowledgeable."""
+"""Back office for processing results (docs/back-office.md): statistics, credit profiles, acknowledgeable alerts."""
 
 from functools import partial
 

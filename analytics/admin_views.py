@@ -1,4 +1,4 @@
-"""Back-office analytics pages (SPEC §9): the service-wide overview on the admin index and one
+"""Back-office analytics pages (docs/back-office.md): the service-wide overview on the admin index and one
 user's figures with a chart of daily volume. The chart is SVG drawn on the server: no JavaScript,
 nothing loaded from elsewhere."""
 

@@ -1,4 +1,4 @@
-"""The alert rules (SPEC §7) and the alerts they raise: at most one per transaction and rule."""
+"""The alert rules (docs/api.md, "Alerts") and the alerts they raise: at most one per transaction and rule."""
 
 import datetime as dt
 from decimal import Decimal

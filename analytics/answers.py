@@ -1,4 +1,4 @@
-"""The analytics endpoints' answers (SPEC §6) through the response cache (fido/cache.py): how each kind is computed.
+"""The analytics endpoints' answers (docs/api.md) through the response cache (fido/cache.py): how each kind is computed.
 
 A user's analytics and daily rows are cached under the user's generation, so a read after a write reflects
 it; the overview is one entry shared by every client, cached for OVERVIEW_CACHE_TTL seconds. The views read
@@ -37,32 +37,32 @@ def register_kinds() -> None:
 
 
 def read_user_analytics(*, user_id: int, date_from=None, date_to=None, counters=()) -> cache.Read:
-    """SPEC §6 analytics of a user (value None: the user has no transactions at all), read with `counters`."""
+    """The analytics of a user (value None: the user has no transactions at all), read with `counters`."""
     return cache.read_user_entry("analytics", user_id, [iso(date_from), iso(date_to)], counters=counters)
 
 
 def read_user_daily(*, user_id: int, date_from=None, date_to=None, counters=()) -> cache.Read:
-    """SPEC §6 daily rows of a user (value None: the user has no transactions at all), read with `counters`."""
+    """The daily rows of a user (value None: the user has no transactions at all), read with `counters`."""
     return cache.read_user_entry("daily", user_id, [iso(date_from), iso(date_to)], counters=counters)
 
 
 def read_overview(*, date_from=None, date_to=None, counters=()) -> cache.Read:
-    """SPEC §6 service-wide overview, shared by every client; with the upkeep's delay, at most OVERVIEW_MAX_AGE old."""
+    """The service-wide overview, shared by every client; with the upkeep's delay, at most OVERVIEW_MAX_AGE old."""
     return cache.read_shared_entry(
         "overview", [iso(date_from), iso(date_to)], ttl=settings.OVERVIEW_CACHE_TTL, counters=counters
     )
 
 
 def cached_user_analytics(*, user_id: int, date_from=None, date_to=None) -> cache.Cached:
-    """SPEC §6 analytics of a user (value None: the user has no transactions at all)."""
+    """The analytics of a user (value None: the user has no transactions at all)."""
     return read_user_analytics(user_id=user_id, date_from=date_from, date_to=date_to).answer()
 
 
 def cached_user_daily(*, user_id: int, date_from=None, date_to=None) -> cache.Cached:
-    """SPEC §6 daily rows of a user (value None: the user has no transactions at all)."""
+    """The daily rows of a user (value None: the user has no transactions at all)."""
     return read_user_daily(user_id=user_id, date_from=date_from, date_to=date_to).answer()
 
 
 def cached_overview(*, date_from=None, date_to=None) -> cache.Cached:
-    """SPEC §6 service-wide overview (see read_overview)."""
+    """The service-wide overview (see read_overview)."""
     return read_overview(date_from=date_from, date_to=date_to).answer()

@@ -1,4 +1,4 @@
-"""The credit profile's formula (SPEC §7; README "Processing after a write"): a score from 300 to 850 and the
+"""The credit profile's formula (docs/api.md, "Credit profile"): a score from 300 to 850 and the
 inputs it came from, for one user's lifetime figures."""
 
 from decimal import ROUND_HALF_UP, Decimal

@@ -1,4 +1,4 @@
-"""Filters of the alert list (SPEC §7); a malformed value is a 400."""
+"""Filters of the alert list (docs/api.md, "Alerts"); a malformed value is a 400."""
 
 import django_filters
 

@@ -118,7 +118,7 @@ class UserOrdinal(models.Model):
         return f"User {self.user_id} is bit {self.pk}"
 
 
-# --- Processing after a write (SPEC §7): user statistics, alerts, credit profiles ---------------
+# --- Processing after a write: user statistics, alerts, credit profiles --------------------------
 
 
 class UserStatistics(models.Model):
@@ -194,7 +194,7 @@ class Alert(models.Model):
 
 
 class CreditProfile(models.Model):
-    """A user's credit score (300-850) with the inputs it was computed from (README: the formula)."""
+    """A user's credit score (300-850) with the inputs it was computed from (docs/api.md: the formula)."""
 
     user_id = models.BigIntegerField(primary_key=True)
     score = models.PositiveSmallIntegerField()

@@ -1,4 +1,4 @@
-"""Processing after a write (SPEC §7): apply one outbox event's effects, exactly once.
+"""Processing after a write (docs/operators.md): apply one outbox event's effects, exactly once.
 
 Every effect is recomputed (from the user's per-day figures and index lookups, never a scan of their rows)
 or guarded by a unique constraint, so processing an event twice changes nothing the second time, and one

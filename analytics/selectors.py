@@ -1,4 +1,4 @@
-"""The analytics math (SPEC §6), read from the maintained per-day figures.
+"""The analytics math (docs/api.md, "Analytics"), read from the maintained per-day figures.
 
 A user's answer reads that user's active days (one index range), never their transactions; the
 overview reads one row per day of the service. Money stays exact: whole cents in the database,
@@ -72,7 +72,7 @@ def user_has_transactions(*, user_id: int) -> bool:
 
 
 def user_analytics(*, user_id: int, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
-    """SPEC §6 figures of one user over an optional inclusive period."""
+    """The figures of one user over an optional inclusive period."""
     return {
         "user_id": user_id,
         "date_from": iso(date_from),
@@ -82,7 +82,7 @@ def user_analytics(*, user_id: int, date_from: dt.date | None = None, date_to: d
 
 
 def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.date | None = None) -> list[dict]:
-    """SPEC §6 chart rows: date, transaction_count, credit_total, debit_total; oldest first."""
+    """The daily rows, for charts: date, transaction_count, credit_total, debit_total; oldest first."""
     return [
         {
             "date": iso(as_date(day)),
@@ -95,7 +95,7 @@ def user_daily(*, user_id: int, date_from: dt.date | None = None, date_to: dt.da
 
 
 def overview(*, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
-    """SPEC §6 service-wide figures over an optional inclusive period, with the exact distinct user count."""
+    """The service-wide figures over an optional inclusive period, with the exact distinct user count."""
     rows = _in_period(ServiceDayFigures.objects.all(), date_from, date_to).order_by("day")
     days, active = [], 0
     for *figures, users in rows.values_list(*DAY_FIELDS, "users"):

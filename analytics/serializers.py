@@ -1,4 +1,4 @@
-"""Shapes of the analytics endpoints (SPEC §6, §7): the period parameters and the responses."""
+"""Shapes of the analytics endpoints (docs/api.md): the period parameters and the responses."""
 
 from rest_framework import serializers
 

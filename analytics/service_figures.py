@@ -1,4 +1,4 @@
-"""Upkeep of the service-wide per-day figures behind the overview (SPEC §6): ``ServiceDayFigures``.
+"""Upkeep of the service-wide per-day figures behind the overview (docs/api.md, "Analytics"): ``ServiceDayFigures``.
 
 Writes never touch a service-wide row (every write would queue on it): they append the days they
 changed to OverviewChange. ``apply_changes`` recomputes those days from UserDayFigures, one day's

@@ -1,4 +1,4 @@
-"""User statistics and credit profiles, recomputed from a user's per-day figures (SPEC §7).
+"""User statistics and credit profiles, recomputed from a user's per-day figures.
 
 Recomputed, never incremented, under a lock on the users' statistics rows: a redelivered event, a reordering
 or two workers on one user all end in the same numbers. The figures (UserDayFigures, exact with every write)

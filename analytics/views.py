@@ -1,5 +1,5 @@
-"""The analytics endpoints (SPEC §6), answered through the response cache (analytics/answers.py), and the
-alerts and credit profiles (SPEC §7), read-only.
+"""The analytics endpoints (docs/api.md), answered through the response cache (analytics/answers.py), and the
+alerts and credit profiles, read-only.
 
 Every response computed says ``X-Cache: MISS``, every one served from the cache ``X-Cache: HIT``.
 Reading any of them needs the `view_transaction` permission, like the transactions themselves.
@@ -70,7 +70,7 @@ class _ReadView(StrictQueryParametersMixin, CountedWithCacheRead, generics.Gener
     responses={200: UserAnalyticsSerializer, 404: NO_TRANSACTIONS},
 )
 class UserAnalyticsView(_ReadView):
-    """A user's figures over an optional inclusive period (SPEC §6)."""
+    """A user's figures over an optional inclusive period."""
 
     serializer_class = UserAnalyticsSerializer
 

@@ -1,4 +1,4 @@
-"""Alert push (SPEC §7): a signed JSON POST to ALERT_WEBHOOK_URL, retried with backoff for over an hour.
+"""Alert push (docs/api.md): a signed JSON POST to ALERT_WEBHOOK_URL, retried with backoff for over an hour.
 
 The body never holds the name. ``X-Fido-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` under
 ALERT_WEBHOOK_SECRET; ``X-Fido-Delivery`` is the alert's delivery id, the same on every retry, so a

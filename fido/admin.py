@@ -1,4 +1,4 @@
-"""The back-office admin site (SPEC §9): Django's admin plus the service-wide overview on the index
+"""The back-office admin site (docs/back-office.md): Django's admin plus the service-wide overview on the index
 and a user analytics page. Model admins register on it through ``admin.site`` as usual."""
 
 from http import HTTPStatus

@@ -7,9 +7,8 @@ on the primary when:
 - the request is a write (POST, PUT, PATCH, DELETE: the whole request is pinned by the middleware);
 - it runs in a Celery task (derived figures are computed right after the write they follow).
 Reads from other requests see the primary's commits only as fast as replication applies them, so
-replicas listed here must apply synchronously (`synchronous_commit = remote_apply`) for the promise
-that a read after a write's response reflects it to hold across requests; see README "Scaling to
-millions of users".
+replicas listed here must apply synchronously (`synchronous_commit = remote_apply`) for the API's
+read-after-write promise to hold across requests; see docs/performance.md ("Scaling").
 
 A replica that cannot be reached never fails a read: a connection that cannot be opened (or is found
 broken) marks that replica down in this process for ``DATABASE_REPLICA_RETRY_AFTER`` seconds and the

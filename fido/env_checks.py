@@ -1,4 +1,4 @@
-"""Start-up checks of the environment (SPEC §2): a value that would only fail when first used (a
+"""Start-up checks of the environment (docs/operators.md): a value that would only fail when first used (a
 request, a task, a push) stops start-up instead, with a message naming the variable.
 
 Secrets and URLs (which may hold a password) are never echoed; other values are, to help spot the typo.

@@ -1,4 +1,4 @@
-"""The one error shape (SPEC §4), `{"type", "errors": [{"code", "detail", "attr"}]}`, of every error answered.
+"""The one error shape (docs/api.md), `{"type", "errors": [{"code", "detail", "attr"}]}`, of every error answered.
 
 Errors raised in DRF views are shaped by drf-standardized-errors (``fido/exceptions.py``). Errors answered
 outside DRF, by the middleware that runs before it (``fido/middleware.py``) and by Django's own handlers
@@ -30,7 +30,7 @@ class Conflict(exceptions.APIException):
 
 
 class RequestTooLarge(exceptions.APIException):
-    """413: the body is over the limit (SPEC §4)."""
+    """413: the body is over the limit (1 MiB)."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

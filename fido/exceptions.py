@@ -1,4 +1,4 @@
-"""The one exception handler of the API (SPEC §4), through drf-standardized-errors; shapes come from fido/errors.py."""
+"""The API's one exception handler (docs/api.md), through drf-standardized-errors; shapes come from fido/errors.py."""
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError

@@ -1,4 +1,4 @@
-"""Liveness and readiness (SPEC §8).
+"""Liveness and readiness (docs/operators.md, "Health").
 
 `/healthz` answers while the process runs. `/readyz` asks the database, the cache and the broker,
 each in a thread of its own bounded by ``HEALTH_CHECK_TIMEOUT`` seconds so a hung dependency can

@@ -1,4 +1,4 @@
-"""GET /metrics (SPEC §8): Prometheus' text format, through prometheus_client.
+"""GET /metrics (docs/metrics.md): Prometheus' text format, through prometheus_client.
 
 Two kinds of figures:
 - what requests do (rate and latency by route template, response cache hits and misses), counted here in

@@ -39,7 +39,7 @@ def _resolves(path: str) -> bool:
 
 
 class ApiErrorShapeMiddleware:
-    """Under /api/, no error leaves as an HTML page (SPEC §4).
+    """Under /api/, no error leaves as an HTML page (docs/api.md, "Errors").
 
     DRF shapes its own errors; this catches the ones Django answers by itself (an unknown URL, a
     CSRF failure, and with DEBUG on the technical 404 and 500 pages) and gives them the same JSON

@@ -1,4 +1,4 @@
-"""OpenAPI: every status code a client can get, per operation, in the one error shape (SPEC §4).
+"""OpenAPI: every status code a client can get, per operation, in the one error shape (docs/api.md, "Errors").
 
 drf-standardized-errors documents the codes DRF itself raises (400, 401, 403, 404, 405, 406, 415,
 500). This adds ours: 413 (the body limit, on operations that take a body), and 409 and 422 (the

@@ -1,4 +1,4 @@
-"""Django model permissions, including `view_*` for reads (SPEC §3)."""
+"""Django model permissions, including `view_*` for reads (docs/api.md, "Authentication and scopes")."""
 
 from rest_framework.permissions import DjangoModelPermissions
 

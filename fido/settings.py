@@ -1,4 +1,4 @@
-"""Settings for the Fido transactions service, read from the environment (SPEC §2).
+"""Settings for the Fido transactions service, read from the environment (docs/operators.md, "Configuration").
 
 The embedded default (only ``DEBUG=1``) runs everything in one process: SQLite, an in-process
 cache and tasks executed in-process after commit. Setting ``DATABASE_URL``, ``REDIS_URL`` and
@@ -254,7 +254,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 CELERY_TIMEZONE = "UTC"
 
-# --- Processing after a write (SPEC §7) -----------------------------------------------------
+# --- Processing after a write (docs/operators.md, "Background processing") ----------------
 # With a broker, the relay publishes every pending event (no request waits for the broker), run by beat every
 # OUTBOX_RELAY_INTERVAL seconds: a write's processing starts about that long after its commit, well inside 30 s.
 OUTBOX_RELAY_INTERVAL = env.float("OUTBOX_RELAY_INTERVAL", default=1.0)
@@ -338,7 +338,7 @@ STORAGES = {
     },
 }
 
-# --- Request limits (SPEC §4: a body over 1 MiB is a 413) -----------------------------------
+# --- Request limits (a body over 1 MiB is a 413) --------------------------------------------
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
@@ -454,7 +454,11 @@ DRF_STANDARDIZED_ERRORS = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fido transactions service",
-    "DESCRIPTION": "Records financial transactions and serves per-user analytics. See README.md.",
+    "DESCRIPTION": (
+        "Records financial transactions and serves per-user analytics, alerts and credit profiles. Every endpoint "
+        "needs `Authorization: Token <key>`; every error is JSON of one shape. The repository's docs/api.md "
+        "says the whole contract."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and ReDoc from drf-spectacular-sidecar (pinned in requirements.txt), served as our static files.
@@ -523,7 +527,7 @@ if OVERVIEW_MAX_AGE < 2:
     raise ImproperlyConfigured("OVERVIEW_MAX_AGE must be at least 2 seconds: the refresh and the cache share it.")
 OVERVIEW_CACHE_TTL = OVERVIEW_MAX_AGE - ANALYTICS_REFRESH_SECONDS
 # The reconciliation (a full scan) corrects figures changed in SQL; at most TTL/2 apart, such a
-# change shows within ANALYTICS_CACHE_TTL (SPEC §6).
+# change shows within ANALYTICS_CACHE_TTL (docs/api.md, "Consistency and caching").
 ANALYTICS_RECONCILE_SECONDS = max(1, ANALYTICS_CACHE_TTL // 2)
 
 # What Celery beat runs (exactly one beat process): the outbox relay, the analytics refresh, the reconciliation,
@@ -546,7 +550,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Health (fido/health.py) ----------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
-# --- Metrics (fido/metrics.py, SPEC §8) -----------------------------------------------------
+# --- Metrics (fido/metrics.py, docs/metrics.md) ----------------------------------------------
 # GET /metrics in Prometheus' text format: 404 when METRICS_ENABLED is off; with METRICS_TOKEN set it
 # needs `Authorization: Bearer <METRICS_TOKEN>`, and without it anyone who reaches the port may read it.
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)

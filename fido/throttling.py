@@ -1,11 +1,12 @@
-"""Per-client rate limits through the cache: 429 with `Retry-After` in the SPEC §4 shape.
+"""Per-client rate limits through the cache: 429 with `Retry-After` in the one error shape.
 
 A fixed window counted with one atomic ``INCR`` per request (DRF's own throttles keep a list of
 timestamps per client, rewritten on every request, and lose counts under concurrency), in one round
 trip (fido/cache.py). A view whose answer is one cache entry counts it in the same round trip as its
 read (``CountedWithCacheRead``); any other request pays one round trip for it, before its handler runs
 (so a write is refused before it is made). When the cache is down the count is unknown and the request
-is let through: throttling protects the service, it must not take it down with Redis (fail-open).
+is let through: throttling protects the service, it must not take it down with Redis (fail-open, see
+docs/operators.md, "Throttling").
 """
 
 import time

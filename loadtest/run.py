@@ -317,7 +317,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def recomputed_analytics() -> dict[int, dict]:
-    """Each user's SPEC §6 figures straight from the raw rows, in SQL."""
+    """Each user's analytics figures straight from the raw rows, in SQL."""
     from django.conf import settings
     from django.db import connection
 

@@ -1,4 +1,4 @@
-"""Back office for transactions and their processing (SPEC §9).
+"""Back office for transactions and their processing (docs/back-office.md).
 
 Names are shown masked unless the staff member holds ``transactions.view_full_name``; search by
 name goes through the keyed hash, so no row is decrypted to find it; every save and delete goes
@@ -41,7 +41,7 @@ def cut(text: str, length: int) -> str:
 
 
 class TransactionAdminForm(forms.ModelForm):
-    """The same rules as the API's serializer (SPEC §5), for the fields the form shows."""
+    """The same rules as the API's serializer, for the fields the form shows."""
 
     class Meta:
         model = Transaction

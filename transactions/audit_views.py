@@ -1,4 +1,4 @@
-"""A transaction's audit history over the API: `GET /api/v1/transactions/{id}/history/` (SPEC §5, Audit)."""
+"""A transaction's audit history over the API: `GET /api/v1/transactions/{id}/history/` (docs/api.md, "Audit trail")."""
 
 import datetime as dt
 

@@ -1,4 +1,4 @@
-"""One user's history (SPEC §5) through the response cache (fido/cache.py): how a page is computed and stored,
+"""One user's history through the response cache (fido/cache.py): how a page is computed and stored,
 and the paginator that serves it.
 
 A page is cached per user under the user's generation, so a read after a write reflects it. It is stored as

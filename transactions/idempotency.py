@@ -1,4 +1,4 @@
-"""The idempotency contract of POST (SPEC §5), with its state in the database.
+"""The idempotency contract of POST (docs/api.md, "Idempotent POST"), with its state in the database.
 
 A request first *claims* its (client, key) in a short transaction of its own, so a concurrent
 repeat sees it in progress (409). The write and the record of its response then commit together:

@@ -1,4 +1,4 @@
-"""Who may read a transaction owner's full name, and what everyone else sees (SPEC §9)."""
+"""Who may read a transaction owner's full name, and what everyone else sees (docs/back-office.md)."""
 
 VIEW_FULL_NAME = "transactions.view_full_name"
 

@@ -1,5 +1,5 @@
-"""An outbox event's whole life (SPEC §7): recorded in its write's database transaction, published, retried with
-backoff, given up on, requeued.
+"""An outbox event's whole life (docs/operators.md): recorded in its write's database transaction, published,
+retried with backoff, given up on, requeued.
 
 The processing itself is ``analytics``', which ``transactions`` never imports: an event is published as a
 message naming its task through the Celery app. No request waits for the broker: with a broker, the periodic

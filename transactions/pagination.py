@@ -1,4 +1,4 @@
-"""Keyset pagination over (transaction_date, id), newest first (SPEC §5).
+"""Keyset pagination over (transaction_date, id), newest first (docs/api.md, "Filters, order and pages").
 
 DRF's CursorPagination positions on the first ordering field plus an offset, which can skip or
 repeat rows when others are written with the same date between two page fetches; a cursor on the

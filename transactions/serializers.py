@@ -1,4 +1,4 @@
-"""Shape and rules of the transaction representation (SPEC §5)."""
+"""Shape and rules of the transaction representation (docs/api.md, "A transaction")."""
 
 import datetime as dt
 from decimal import Decimal

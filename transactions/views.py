@@ -1,4 +1,4 @@
-"""The transactions API (SPEC §5): thin views over the serializer, the services and the selectors."""
+"""The transactions API (docs/api.md): thin views over the serializer, the services and the selectors."""
 
 from http import HTTPStatus
 

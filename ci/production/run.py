@@ -60,10 +60,10 @@ from services import (
 
 LARGE = "25000.00"
 SMALL = "120.50"
-CREATED_WITHIN = 30  # SPEC §7: processing within 30 s of the write's response
+CREATED_WITHIN = 30  # the service's promise: processing within 30 s of the write's response
 AFTER_BROKER_RETURN = 60  # ... and within 60 s of the broker's return after an outage
 WRITE_ANSWERS_WITHIN = 5  # every request answers within 5 s during a broker outage
-# Only the class of an error, never a host, address, port or credential (SPEC §8).
+# Only the class of an error, never a host, address, port or credential (docs/operators.md, "Health").
 ERROR_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -221,7 +221,7 @@ class BrokerRun:
         web_port = free_port()
         env = self.environment(web_port)
         self.deployment = Deployment(self.venv, env, self.work, self.work / "celerybeat-schedule")
-        # As README "Deployment" says: the command needs no keys itself (DEBUG=1, none set).
+        # As docs/operators.md ("First start") says: the command needs no keys itself (DEBUG=1, none set).
         key = self.deployment.manage("generate_encryption_key", DEBUG="1", FIELD_ENCRYPTION_KEYS="")
         if key.returncode != 0:
             raise StageError(f"generate_encryption_key failed: {key.stderr[-2000:]}")

@@ -2,7 +2,7 @@
 the stage's own, in a temporary directory owned by the `postgres` user, on free ports of 127.0.0.1, each
 stopped by its process id. The machine's shared PostgreSQL (5432) is never touched.
 
-The primary runs as README "Scaling to millions of users" prescribes: `synchronous_commit = remote_apply`
+The primary runs as docs/performance.md ("Scaling") prescribes: `synchronous_commit = remote_apply`
 with the standby named in `synchronous_standby_names`, so a commit is acknowledged only once the standby
 has applied it, and the standby with `hot_standby_feedback` and a short `max_standby_streaming_delay`.
 """

@@ -1,5 +1,5 @@
 """The scale stage (`make scale-check`, run by .ci/run): the service on a real streaming replica pair and
-PgBouncer, as README "Scaling to millions of users" prescribes, judged from outside over HTTP.
+PgBouncer, as docs/performance.md ("Scaling") prescribes, judged from outside over HTTP.
 
 1. A PostgreSQL primary and a hot standby of the stage's own (`initdb`, `pg_basebackup`, as the postgres
    user, free ports, a temporary directory, stopped by pid): `synchronous_commit = remote_apply`, the
@@ -18,7 +18,7 @@ PgBouncer, as README "Scaling to millions of users" prescribes, judged from outs
       check can fail: with `synchronous_commit = on` and a standby that applies 300 ms late, the same
       check must find stale reads;
    d. the standby stopped: reads answer from the primary, no 5xx, each within 5 s; a write waits for the
-      standby (README: commits stall while a synchronous standby is missing) and answers 201 once it is
+      standby (docs/performance.md: commits stall while a synchronous standby is missing) and answers 201 once it is
       back; then reads use the standby again and stay fresh.
 3. The API suite (tests/transactions, tests/analytics, tests/processing; services mode, so the Celery
    worker tests too) through PgBouncer.
@@ -54,7 +54,7 @@ from cluster import PgBouncer, ReplicaPair
 from services import BASE_DIR, Api, Deployment, Process, RedisServer, StageError, free_port, wait_until
 
 VENV = BASE_DIR / ".venv"
-ANSWER_WITHIN = 5  # SPEC §7: every request answers within 5 s (replica down, broker down...)
+ANSWER_WITHIN = 5  # the service promises: every request answers within 5 s (replica down, broker down...)
 API_SUITE = ["tests/transactions", "tests/analytics", "tests/processing"]
 # Statements of no interest when telling which server a read ran on: health checks, stats queries, and the
 # time zone Django sets on each new connection (PgBouncer carries it: TimeZone is a parameter it tracks).
@@ -343,7 +343,7 @@ class Stage:
         stopped_at = time.monotonic()
         primary_before = statement_calls(self.pair.primary, self.database)
 
-        # A write now waits for the standby: README, "commits stall while a synchronous standby is missing".
+        # A write now waits for the standby: docs/performance.md ("Scaling"): commits stall while a synchronous standby is missing.
         stalled_user, outcome = self.new_user(), {}
 
         def stalled_write():
@@ -381,7 +381,7 @@ class Stage:
         if waited < ANSWER_WITHIN + 1:
             time.sleep(ANSWER_WITHIN + 1 - waited)
         self.report.check(
-            "standby stopped: a write waits for it (no answer yet, as README says)",
+            "standby stopped: a write waits for it (no answer yet, as docs/performance.md says)",
             "answer" not in outcome,
             f"still waiting after {time.monotonic() - stopped_at:.1f} s" if "answer" not in outcome else str(outcome),
         )

@@ -1,4 +1,4 @@
-"""SPEC §6 meanings, case by case, through the HTTP API."""
+"""What the analytics figures mean (docs/api.md), case by case, through the HTTP API."""
 
 from http import HTTPStatus
 

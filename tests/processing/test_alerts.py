@@ -1,4 +1,4 @@
-"""Alert rules (SPEC §7) and the alerts API."""
+"""Alert rules and the alerts API."""
 
 from decimal import Decimal
 from http import HTTPStatus

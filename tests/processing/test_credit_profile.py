@@ -1,4 +1,4 @@
-"""The credit profile (SPEC §7) on hand-computed cases; the formula is in README.md."""
+"""The credit profile on hand-computed cases; the formula is in docs/api.md."""
 
 from http import HTTPStatus
 

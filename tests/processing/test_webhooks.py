@@ -1,4 +1,4 @@
-"""Alert push (SPEC §7): signed JSON, stable delivery id, retries with backoff, state on the alert."""
+"""Alert push: signed JSON, stable delivery id, retries with backoff, state on the alert."""
 
 import hashlib
 import hmac

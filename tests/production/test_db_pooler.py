@@ -1,4 +1,4 @@
-"""DATABASE_POOLER=pgbouncer (README "Scaling to millions of users"): what a transaction-mode pooler needs
+"""DATABASE_POOLER=pgbouncer (docs/performance.md, "Scaling"): what a transaction-mode pooler needs
 is switched on for every PostgreSQL alias, and a value the service cannot use stops start-up.
 
 The settings are read by a fresh process, as each web or worker process reads them. That these settings

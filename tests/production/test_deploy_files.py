@@ -1,5 +1,5 @@
 """Dockerfile and docker-compose.yml, read without a Docker engine: every command they run exists in
-the project, ports and variables agree with SPEC §2, the image runs as non-root, and compose has the
+the project, ports and variables agree with the configuration, the image runs as non-root, and compose has the
 services, health checks, start-up order, env file and named volumes of a production deployment."""
 
 import importlib
@@ -18,7 +18,7 @@ from django.core.management import get_commands
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PORT = 8000
-# SPEC §2, every variable of the contract.
+# The variables every deployment sets or decides on.
 SPEC_VARIABLES = {
     "DATABASE_URL",
     "REDIS_URL",

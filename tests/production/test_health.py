@@ -1,4 +1,4 @@
-"""SPEC §8: /healthz while the process runs; /readyz decided by the database alone, every check bounded."""
+"""/healthz while the process runs; /readyz decided by the database alone, every check bounded."""
 
 import os
 import re
@@ -25,7 +25,7 @@ DOWN_REDIS_CACHE = {
 
 
 def assert_error_class_only(reason: str, response) -> None:
-    """SPEC §8: a failing check's reason is an error class, never a host, address, port or credential."""
+    """A failing check's reason is an error class, never a host, address, port or credential."""
     assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", reason), reason
     for leak in ("127.0.0.1", "localhost", "db.example.com"):
         assert leak not in response.content.decode()

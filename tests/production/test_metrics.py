@@ -1,4 +1,4 @@
-"""GET /metrics (SPEC §8): Prometheus' text format, open or behind a bearer token, off by configuration, and
+"""GET /metrics: Prometheus' text format, open or behind a bearer token, off by configuration, and
 each figure moving when its cause happens: a request on a route, a cache hit and miss, a pending, an old and
 a failed outbox event, a failed, given-up and delivered alert push, messages in the Celery queue, a broker down.
 

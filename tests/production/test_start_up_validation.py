@@ -1,4 +1,4 @@
-"""SPEC §2: a value that would fail only when used stops start-up instead, naming the variable and
+"""A value that would fail only when used stops start-up instead, naming the variable and
 never echoing a key. `manage.py check` runs in a subprocess with a production environment."""
 
 import base64

@@ -1,4 +1,4 @@
-"""The audit trail (SPEC §5, Audit): every write of every path recorded in its own transaction, append-only,
+"""The audit trail: every write of every path recorded in its own transaction, append-only,
 readable after a delete, names only as ciphertext."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Authentication and permissions (SPEC §3): 401 without valid credentials, 403 without the scope."""
+"""Authentication and permissions: 401 without valid credentials, 403 without the scope."""
 
 from http import HTTPStatus
 

@@ -1,4 +1,4 @@
-"""`manage.py create_api_client NAME --scope read|write` (SPEC §3)."""
+"""`manage.py create_api_client NAME --scope read|write`."""
 
 import hashlib
 import re

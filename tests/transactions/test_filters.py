@@ -1,4 +1,4 @@
-"""List filters (SPEC §5): each one, combined, inclusive bounds in TIME_ZONE; malformed values are 400s."""
+"""List filters: each one, combined, inclusive bounds in TIME_ZONE; malformed values are 400s."""
 
 import datetime as dt
 from decimal import Decimal

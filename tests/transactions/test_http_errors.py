@@ -1,4 +1,4 @@
-"""Requests that break the protocol rather than a field (SPEC §4): JSON errors, never HTML or a 500."""
+"""Requests that break the protocol rather than a field: JSON errors, never HTML or a 500."""
 
 import json
 from http import HTTPStatus

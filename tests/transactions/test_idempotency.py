@@ -1,4 +1,4 @@
-"""The idempotency contract of POST (SPEC §5)."""
+"""The idempotency contract of POST."""
 
 import datetime as dt
 from http import HTTPStatus

@@ -1,4 +1,4 @@
-"""Who reads a full name through the API: clients yes, staff sessions only with view_full_name (SPEC §9)."""
+"""Who reads a full name through the API: clients yes, staff sessions only with view_full_name."""
 
 import hashlib
 import hmac

@@ -1,4 +1,4 @@
-"""SPEC §5: the database never holds the plain name, whatever path the name took in."""
+"""The database never holds the plain name, whatever path the name took in."""
 
 import logging
 from http import HTTPStatus

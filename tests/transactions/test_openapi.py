@@ -1,4 +1,4 @@
-"""The OpenAPI schema and its UIs (SPEC §3, STYLE §6): public, valid, every error status documented."""
+"""The OpenAPI schema and its UIs: public, valid, every error status documented."""
 
 from http import HTTPStatus
 

@@ -1,4 +1,4 @@
-"""Keyset pages (SPEC §5): default and maximum size, stable walks under concurrent writes, both directions."""
+"""Keyset pages: default and maximum size, stable walks under concurrent writes, both directions."""
 
 import base64
 import datetime as dt

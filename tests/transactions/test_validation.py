@@ -1,4 +1,4 @@
-"""Bad input (SPEC §5): every rule violation is a 400 naming the field, never a 500."""
+"""Bad input: every rule violation is a 400 naming the field, never a 500."""
 
 import datetime as dt
 from http import HTTPStatus
