@@ -55,36 +55,40 @@ def outbox_metrics() -> Iterator[Metric]:
         .annotate(count=Count("*"))
         .order_by()
     )
-    yield _gauge(
-        "fido_outbox_pending_events",
-        "Outbox events waiting to be processed (a broker outage or a busy worker makes them pile up).",
-        counts.get(OutboxEvent.Status.PENDING, 0),
-    )
-    yield _gauge(
-        "fido_outbox_oldest_pending_age_seconds",
-        "Seconds since the write of the oldest pending outbox event (0 when none is pending).",
-        _age_seconds(_oldest_created(OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING))),
-    )
-    yield _gauge(
-        "fido_outbox_failed_events",
-        "Outbox events given up after OUTBOX_MAX_ATTEMPTS failures, waiting for an operator to re-queue them.",
-        counts.get(OutboxEvent.Status.FAILED, 0),
-    )
-    yield _gauge(
-        "fido_outbox_oldest_done_age_seconds",
-        "Seconds since the write of the oldest done outbox event still kept (the purge keeps it under retention).",
-        _age_seconds(_oldest_created(OutboxEvent.objects.filter(status=OutboxEvent.Status.DONE))),
-    )
-    yield _gauge(
-        "fido_outbox_retention_seconds",
-        "How long done outbox events are kept after their write (OUTBOX_RETENTION_DAYS).",
-        settings.OUTBOX_RETENTION_DAYS * 86400,
-    )
-    yield _gauge(
-        "fido_idempotency_oldest_record_age_seconds",
-        "Seconds since the oldest idempotency record kept was made (the purge keeps it near 24 hours).",
-        _age_seconds(_oldest_created(IdempotencyRecord.objects.all())),
-    )
+    gauges = [
+        (
+            "fido_outbox_pending_events",
+            "Outbox events waiting to be processed (a broker outage or a busy worker makes them pile up).",
+            counts.get(OutboxEvent.Status.PENDING, 0),
+        ),
+        (
+            "fido_outbox_oldest_pending_age_seconds",
+            "Seconds since the write of the oldest pending outbox event (0 when none is pending).",
+            _age_seconds(_oldest_created(OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING))),
+        ),
+        (
+            "fido_outbox_failed_events",
+            "Outbox events given up after OUTBOX_MAX_ATTEMPTS failures, waiting for an operator to re-queue them.",
+            counts.get(OutboxEvent.Status.FAILED, 0),
+        ),
+        (
+            "fido_outbox_oldest_done_age_seconds",
+            "Seconds since the write of the oldest done outbox event still kept (the purge keeps it under retention).",
+            _age_seconds(_oldest_created(OutboxEvent.objects.filter(status=OutboxEvent.Status.DONE))),
+        ),
+        (
+            "fido_outbox_retention_seconds",
+            "How long done outbox events are kept after their write (OUTBOX_RETENTION_DAYS).",
+            settings.OUTBOX_RETENTION_DAYS * 86400,
+        ),
+        (
+            "fido_idempotency_oldest_record_age_seconds",
+            "Seconds since the oldest idempotency record kept was made (the purge keeps it near 24 hours).",
+            _age_seconds(_oldest_created(IdempotencyRecord.objects.all())),
+        ),
+    ]
+    for name, documentation, value in gauges:
+        yield _gauge(name, documentation, value)
 
 
 def webhook_metrics() -> Iterator[Metric]:

@@ -55,13 +55,18 @@ class Transaction(models.Model):
         super().save(*args, **kwargs)
 
 
+class WriteAction(models.TextChoices):
+    """What a write did to a transaction: an outbox event's kind and an audit record's action."""
+
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+
+
 class OutboxEvent(models.Model):
     """Work owed after a committed write, stored in the write's own database transaction (ids only)."""
 
-    class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        UPDATED = "updated", "Updated"
-        DELETED = "deleted", "Deleted"
+    Kind = WriteAction
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -148,10 +153,7 @@ class AuditRecord(models.Model):
     part of the change, only as ciphertext in ``name_from`` / ``name_to``.
     """
 
-    class Action(models.TextChoices):
-        CREATED = "created", "Created"
-        UPDATED = "updated", "Updated"
-        DELETED = "deleted", "Deleted"
+    Action = WriteAction
 
     class ActorKind(models.TextChoices):
         CLIENT = "client", "API client"

@@ -35,6 +35,21 @@ def _owed(*, before: TxnFacts | None, after: TxnFacts | None) -> list[Statement]
     return [statement for _, owed in responses for statement in owed or ()]
 
 
+def _follow_up(*, kind: str, before: TxnFacts | None, after: TxnFacts | None) -> None:
+    """What a write owes besides its row, in its transaction: the derived figures and its outbox event (one
+    statement on PostgreSQL); after the commit, its users' cached answers invalidated (both on a move)."""
+    latest = after or before
+    moved_from = before.user_id if before and after and before.user_id != after.user_id else None
+    _invalidate_on_commit({facts.user_id for facts in (before, after) if facts is not None})
+    outbox.record(
+        kind=kind,
+        txn_id=latest.id,
+        user_id=latest.user_id,
+        previous_user_id=moved_from,
+        statements=_owed(before=before, after=after),
+    )
+
+
 def _delete_row(txn_id: int) -> Transaction:
     """Delete a transaction's row and return it as it was (the row lock included), with the idempotent responses
     stored for it (they hold its name, and must not outlive it): one statement on PostgreSQL, two elsewhere.
@@ -77,13 +92,7 @@ def transaction_create(
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
     audit.record_created(txn)
-    _invalidate_on_commit({txn.user_id})
-    outbox.record(
-        kind=OutboxEvent.Kind.CREATED,
-        txn_id=txn.pk,
-        user_id=txn.user_id,
-        statements=_owed(before=None, after=TxnFacts.of(txn)),
-    )
+    _follow_up(kind=OutboxEvent.Kind.CREATED, before=None, after=TxnFacts.of(txn))
     return txn
 
 
@@ -100,15 +109,7 @@ def transaction_update(*, txn_id: int, **changes) -> Transaction:
         setattr(txn, field, value)
     txn.full_clean(exclude=["full_name_hash"], validate_constraints=False)
     txn.save()
-    after = TxnFacts.of(txn)
-    _invalidate_on_commit({before.user_id, after.user_id})
-    outbox.record(
-        kind=OutboxEvent.Kind.UPDATED,
-        txn_id=txn.pk,
-        user_id=after.user_id,
-        previous_user_id=before.user_id if before.user_id != after.user_id else None,
-        statements=_owed(before=before, after=after),
-    )
+    _follow_up(kind=OutboxEvent.Kind.UPDATED, before=before, after=TxnFacts.of(txn))
     return txn
 
 
@@ -116,15 +117,8 @@ def transaction_update(*, txn_id: int, **changes) -> Transaction:
 def transaction_delete(*, txn_id: int) -> None:
     """Delete a transaction, keeping derived figures exact."""
     txn = _delete_row(txn_id)
-    before = TxnFacts.of(txn)
     audit.record_deleted(txn)
-    _invalidate_on_commit({before.user_id})
-    outbox.record(
-        kind=OutboxEvent.Kind.DELETED,
-        txn_id=before.id,
-        user_id=before.user_id,
-        statements=_owed(before=before, after=None),
-    )
+    _follow_up(kind=OutboxEvent.Kind.DELETED, before=TxnFacts.of(txn), after=None)
 
 
 @transaction.atomic
