@@ -3,8 +3,10 @@
 import time
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from fido import cache as response_cache
 from fido.authentication import client_cache
 from transactions.clients import api_client_create
 
@@ -15,6 +17,18 @@ def _no_static_file_scan_per_client(settings):
     # every static file each time: ~0.1 s per client. Tests never fetch static files through it
     # (pytest-django's live_server serves them itself).
     settings.WHITENOISE_USE_FINDERS = False
+
+
+@pytest.fixture(autouse=True)
+def _empty_response_cache():
+    # Cached answers outlive a test's database (its writes roll back, their invalidations never run): each test
+    # starts with none of this run's entries (its KEY_PREFIX only, never another checkout's) and a closed breaker.
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("an:*")
+    else:
+        cache.clear()
+    response_cache._link.reset()  # the process-wide breaker and the invalidations it still owes
+    yield
 
 
 @pytest.fixture(autouse=True)

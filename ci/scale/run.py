@@ -343,7 +343,8 @@ class Stage:
         stopped_at = time.monotonic()
         primary_before = statement_calls(self.pair.primary, self.database)
 
-        # A write now waits for the standby: docs/performance.md ("Scaling"): commits stall while a synchronous standby is missing.
+        # A write now waits for the standby (docs/performance.md, "Scaling": commits stall while a synchronous
+        # standby is missing).
         stalled_user, outcome = self.new_user(), {}
 
         def stalled_write():

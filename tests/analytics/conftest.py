@@ -2,7 +2,6 @@
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 
 # Tasks in-process unless a test is marked `services`: a write's processing (the overview's upkeep included)
 # has run when its request returns, in both CI modes.
@@ -23,16 +22,6 @@ def services_available() -> bool:
 def _services_only(request):
     if request.node.get_closest_marker("services") and not services_available():
         pytest.skip("needs real PostgreSQL, Redis and a Celery broker")
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    # Only this run's keys: the cache has this checkout's KEY_PREFIX, never another's.
-    if hasattr(cache, "delete_pattern"):
-        cache.delete_pattern("an:*")
-    else:
-        cache.clear()
-    yield
 
 
 @pytest.fixture
